@@ -1,0 +1,48 @@
+# newsstance: `make demo` runs the main job, `make test` the tests. Both set up everything they need.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+OUT ?= var/demo
+SEESAW_DIR ?= $(wildcard ../shared/datasets/seesaw/SEESAW)
+export MLFLOW_DISABLE_TELEMETRY := true
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test lint bench label-studio mlflow-ui browser clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
+	@$(PY) -c "import corpus, datasets, transformers, mlflow, label_studio_sdk" && touch $(STAMP)
+
+install: $(STAMP)
+
+# Headless Chromium for the browser checks (Debian's package; playwright drives it, never downloads one).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || echo "note: could not install chromium; browser tests will skip"
+
+lint: install
+	$(PY) -m ruff check .
+
+test: install browser
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+demo: install
+	@bash scripts/demo.sh "$(OUT)" "$(SEESAW_DIR)"
+
+bench: install
+	$(PY) -m bench.run --out BENCHMARKS.md
+
+label-studio: install
+	$(PY) -m annotation serve
+
+mlflow-ui: install
+	$(PY) -m training ui
+
+clean:
+	rm -rf var/demo .pytest_cache .ruff_cache

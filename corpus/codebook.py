@@ -1,0 +1,158 @@
+"""The codebook: typed, validated view of `corpus/codebook.yaml`, the one source of the annotation scheme."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from corpus.errors import InputError
+
+DEFAULT_CODEBOOK = Path(__file__).with_name("codebook.yaml")
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Label Studio control names used throughout; the labelling config and the converter share them.
+TEXT_NAME = "text"
+MENTION_NAME = "mention"
+ACTOR_CHOICE_NAME = "actor"
+POLICY_CHOICE_NAME = "policy"
+CANONICAL_NAME = "canonical"
+ACTOR_LABEL = "Actor"
+POLICY_LABEL = "Policy"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpanLabel(_Strict):
+    value: str
+    definition: str
+
+
+class Entry(_Strict):
+    """Anything with a stable id, a human label and a definition."""
+
+    id: str
+    label: str
+    definition: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError(f"id {v!r} must be lower_snake_case (a-z, 0-9, _), starting with a letter")
+        return v
+
+
+class Actor(Entry):
+    type: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+class PolicyOption(Entry):
+    examples: list[str] = Field(default_factory=list)
+
+
+class StanceLabel(Entry):
+    decision_rules: list[str] = Field(default_factory=list)
+
+
+class ArticleLabel(Entry):
+    choices: list[str]
+
+
+class Codebook(_Strict):
+    """The whole scheme; ids are unique within each list and cross-references resolve."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+
+    version: str
+    name: str
+    description: str = ""
+    span_labels: list[SpanLabel]
+    actor_types: list[Entry]
+    actors: list[Actor]
+    policy_options: list[PolicyOption]
+    stance_labels: list[StanceLabel]
+    stance_qualifiers: list[Entry] = Field(default_factory=list)
+    article_labels: list[ArticleLabel] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Codebook:
+        for field in ("actor_types", "actors", "policy_options", "stance_labels", "stance_qualifiers",
+                      "article_labels"):
+            dupes = [i for i, n in Counter(e.id for e in getattr(self, field)).items() if n > 1]
+            if dupes:
+                raise ValueError(f"{field}: duplicate id {dupes[0]!r}")
+        values = [s.value for s in self.span_labels]
+        if sorted(values) != sorted({ACTOR_LABEL, POLICY_LABEL}):
+            raise ValueError(f"span_labels must be exactly {ACTOR_LABEL!r} and {POLICY_LABEL!r}, got {values}")
+        types = {t.id for t in self.actor_types}
+        for a in self.actors:
+            if a.type not in types:
+                raise ValueError(f"actors: {a.id!r} has type {a.type!r}, not one of the actor_types")
+        clash = {s.id for s in self.stance_labels} & {q.id for q in self.stance_qualifiers}
+        if clash:
+            raise ValueError(f"stance_qualifiers: {sorted(clash)[0]!r} is also a stance label")
+        if len(self.stance_labels) < 2:
+            raise ValueError("stance_labels: at least two labels are needed")
+        return self
+
+    # Derived views: every consumer reads labels from here, never from its own list.
+    @property
+    def stance_names(self) -> list[str]:
+        """Stance labels in codebook order: the ClassLabel names and the models' id2label."""
+        return [s.id for s in self.stance_labels]
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.stance_names)}
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.stance_names))
+
+    @property
+    def qualifier_names(self) -> list[str]:
+        return [q.id for q in self.stance_qualifiers]
+
+    def actor(self, actor_id: str) -> Actor | None:
+        return next((a for a in self.actors if a.id == actor_id), None)
+
+    def policy(self, policy_id: str) -> PolicyOption | None:
+        return next((p for p in self.policy_options if p.id == policy_id), None)
+
+    def alias_table(self) -> list[tuple[str, str, str]]:
+        """(surface form, span label, canonical id), longest surface first: the gazetteer."""
+        rows = [(alias, ACTOR_LABEL, a.id) for a in self.actors for alias in {a.label, *a.aliases}]
+        rows += [(ex, POLICY_LABEL, p.id) for p in self.policy_options for ex in {p.label, *p.examples}]
+        return sorted(set(rows), key=lambda r: (-len(r[0]), r[0], r[2]))
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    """Load and validate a codebook YAML file (the bundled one by default)."""
+    path = Path(path) if path else DEFAULT_CODEBOOK
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "codebook file not found") from None
+    except UnicodeDecodeError as e:
+        raise InputError(path, f"not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise InputError(where, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(raw, dict):
+        raise InputError(path, "a codebook must be a YAML mapping")
+    try:
+        return Codebook.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise InputError(path, f"{loc}: {msg}" if loc else msg) from None

@@ -1,0 +1,92 @@
+"""Label Studio task JSON: the one annotation format of the project, and builders for its result items.
+
+A task file (`annotations/<article_id>.json`, or one element of a Label Studio JSON export) is::
+
+    {"data": {"text", "article_id", "checksum", "title", "source", "group", "split"},
+     "annotations": [{"id", "completed_by", "annotator", "ground_truth", "was_cancelled",
+                      "lead_time", "created_at", "result": [ITEM, ...]}],
+     "predictions": [{"model_version", "score", "result": [ITEM, ...]}],
+     "meta": {"origin", "codebook_version"}}
+
+Result items are Label Studio's own shapes:
+
+* span: ``{"id", "from_name": "mention", "to_name": "text", "type": "labels",
+  "value": {"start", "end", "text", "labels": ["Actor" | "Policy"]}}``
+* normalisation of a span to the codebook (per-region choice, same id as the span):
+  ``{"id", "from_name": "actor" | "policy", "type": "choices", "value": {"start", "end", "choices": [id]}}``
+* normalisation to a name outside the codebook (imported corpora; per-region text area):
+  ``{"id", "from_name": "canonical", "type": "textarea", "value": {"start", "end", "text": [name]}}``
+* stance: ``{"from_id": actor span, "to_id": policy span, "type": "relation", "direction": "right",
+  "labels": [stance, *qualifiers]}``
+* article label: ``{"id", "from_name": <article label id>, "type": "choices", "value": {"choices": [c]}}``
+
+One extension, for imported statements whose mentions could not be located in the text:
+``{"id", "type": "statement", "value": {"actor", "target", "stance", "qualifiers", "context_start",
+"context_end"}}`` (names, not ids; the context is the sentence the statement was coded on). It never
+goes to a Label Studio server (push keeps it in the task data); the dataset build reads it.
+
+`annotator` is our stable name for whoever made an annotation ("gold", "seesaw:A", an e-mail);
+`completed_by` is Label Studio's user id once the task has been on a server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corpus.codebook import (
+    ACTOR_CHOICE_NAME,
+    ACTOR_LABEL,
+    CANONICAL_NAME,
+    MENTION_NAME,
+    POLICY_CHOICE_NAME,
+    TEXT_NAME,
+)
+
+STATEMENT_TYPE = "statement"
+
+
+def span_items(
+    region_id: str, start: int, end: int, text: str, label: str, canonical: str, in_codebook: bool = True
+) -> list[dict[str, Any]]:
+    """A labelled span plus its normalisation (codebook choice, or free-text canonical name)."""
+    span = {
+        "id": region_id, "from_name": MENTION_NAME, "to_name": TEXT_NAME, "type": "labels",
+        "value": {"start": start, "end": end, "text": text, "labels": [label]},
+    }
+    if in_codebook:
+        name = ACTOR_CHOICE_NAME if label == ACTOR_LABEL else POLICY_CHOICE_NAME
+        norm = {"id": region_id, "from_name": name, "to_name": TEXT_NAME, "type": "choices",
+                "value": {"start": start, "end": end, "choices": [canonical]}}
+    else:
+        norm = {"id": region_id, "from_name": CANONICAL_NAME, "to_name": TEXT_NAME, "type": "textarea",
+                "value": {"start": start, "end": end, "text": [canonical]}}
+    return [span, norm]
+
+
+def relation_item(from_id: str, to_id: str, stance: str, qualifiers: list[str] | None = None) -> dict[str, Any]:
+    return {"from_id": from_id, "to_id": to_id, "type": "relation", "direction": "right",
+            "labels": [stance, *(qualifiers or [])]}
+
+
+def article_choice_item(label_id: str, choice: str) -> dict[str, Any]:
+    return {"id": f"article-{label_id}", "from_name": label_id, "to_name": TEXT_NAME, "type": "choices",
+            "value": {"choices": [choice]}}
+
+
+def statement_item(
+    item_id: str, actor: str, target: str, stance: str, context_start: int, context_end: int,
+    qualifiers: list[str] | None = None,
+) -> dict[str, Any]:
+    return {"id": item_id, "type": STATEMENT_TYPE,
+            "value": {"actor": actor, "target": target, "stance": stance, "qualifiers": qualifiers or [],
+                      "context_start": context_start, "context_end": context_end}}
+
+
+def annotator_of(annotation: dict[str, Any]) -> str:
+    """Our stable annotator name: `annotator`, else Label Studio's `completed_by` (id, or user's e-mail)."""
+    if annotation.get("annotator"):
+        return str(annotation["annotator"])
+    by = annotation.get("completed_by")
+    if isinstance(by, dict):
+        return str(by.get("email") or by.get("id") or "unknown")
+    return f"ls-user:{by}" if by is not None else "unknown"
