@@ -36,7 +36,7 @@ demo: install
 	@bash scripts/demo.sh "$(OUT)" "$(SEESAW_DIR)"
 
 bench: install
-	$(PY) -m bench.run --out BENCHMARKS.md
+	$(PY) -m tests.benchmarks --out BENCHMARKS.md $(BENCH)
 
 label-studio: install
 	$(PY) -m annotation serve
