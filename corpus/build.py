@@ -1,0 +1,531 @@
+"""`corpus build`: read sources -> convert (pure, `corpus.convert`) -> split -> write the dataset atomically.
+
+Sources: a corpus folder (`articles/` + `annotations/`, the bundled corpus by default or an importer's
+OUT), or a Label Studio JSON export (a list of tasks; article text from `data.text`, article id from
+`data.article_id`, else `task-<id>`). Output layout and columns are documented in `corpus.card`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.card import CardData, render_card
+from corpus.codebook import Codebook, load_codebook
+from corpus.convert import (
+    ARTICLE_COLUMNS,
+    BAD_TEXT,
+    DUPLICATE_ARTICLE,
+    MALFORMED,
+    STATEMENT_COLUMNS,
+    Conversion,
+    Document,
+    Scheme,
+    article_row,
+    convert_task,
+    reject_task,
+)
+from corpus.errors import InputError, atomic_path, write_text_atomic
+from corpus.splits import (
+    DEFAULT_RATIOS,
+    SPLITS,
+    Group,
+    Manifest,
+    assign_splits,
+    check_no_straddle,
+    load_manifest,
+    manifest_text,
+)
+
+log = logging.getLogger(__name__)
+
+CONFIGS = ("statements", "mentions", "articles")
+DIGEST_FILE = "digest.json"
+MANIFEST_FILE = "splits.json"
+_SPLIT_ALIASES = {"valid": "validation", "val": "validation", "dev": "validation", "development": "validation"}
+
+
+@dataclass
+class BuildOptions:
+    """What `corpus build` does; every field is a CLI flag."""
+
+    out: Path
+    sources: list[Path] = field(default_factory=list)  # empty: the bundled corpus
+    seed: int = 13
+    context_window: int = 0
+    manifest: Path | None = None  # default: OUT/splits.json of the previous build, if any
+    agreement: Path | None = None
+    codebook: Path | None = None
+    ratios: tuple[float, float, float] = DEFAULT_RATIOS
+
+    def __post_init__(self) -> None:
+        if self.context_window < 0:
+            raise InputError("--context-window", f"must be 0 or more, got {self.context_window}")
+
+
+@dataclass
+class BuildResult:
+    """What a build wrote, for the CLI and for callers."""
+
+    out: Path
+    digest: str
+    sizes: dict[str, dict[str, int]]
+    stance_counts: dict[str, Counter]
+    relations_in: int
+    rejections: Counter  # reason -> lines
+    rejected_relations: int
+    rejected_by_reason: Counter  # reason -> relations
+    empty_splits: list[str]
+    notes: list[str]
+
+
+@dataclass
+class _Source:
+    kind: str  # "corpus" or "export"
+    path: Path
+    sha256: str = ""
+    files: list[tuple[str, str]] = field(default_factory=list)
+    tasks: int = 0
+    articles: int = 0
+
+
+@dataclass
+class _Item:
+    """One task to convert (or a stored article with no task), and where it came from."""
+
+    doc: Document
+    task: dict[str, Any] | None
+    source: _Source
+    reason: tuple[str, str] | None = None  # reject the whole task: (reason, detail)
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _decode_json(path: Path) -> tuple[Any, str]:
+    """(decoded JSON, sha256 of the bytes); InputError naming the file otherwise."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(path, f"cannot read ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(path, f"not UTF-8 text (invalid byte at offset {e.start})") from None
+    if not text.strip():
+        raise InputError(path, "file is empty")
+    try:
+        return json.loads(text), _sha256(raw)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg}, column {e.colno})") from None
+
+
+def _split_value(value: Any, where: str) -> str | None:
+    if value in (None, ""):
+        return None
+    split = _SPLIT_ALIASES.get(str(value).lower(), str(value).lower())
+    if split not in SPLITS:
+        raise InputError(where, f"split {value!r} is not one of {', '.join(SPLITS)}")
+    return split
+
+
+def read_export(path: Path) -> tuple[_Source, list[_Item]]:
+    """A Label Studio JSON export (list of tasks) as items; the text comes from each task's data."""
+    raw, digest = _decode_json(path)
+    if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+        raw = [raw]  # one task file
+    if not isinstance(raw, list):
+        raise InputError(path, f"not a Label Studio JSON export: expected a list of tasks, got a JSON "
+                               f"{type(raw).__name__}")
+    if not raw:
+        raise InputError(path, "the export holds no tasks")
+    src = _Source("export", path, digest, [(path.name, digest)], tasks=len(raw))
+    items = []
+    for n, task in enumerate(raw):
+        where = f"{path} task #{n}"
+        if not isinstance(task, dict):
+            items.append(_Item(Document(f"task-#{n}", ""), {}, src, (MALFORMED, "task is not a JSON object")))
+            continue
+        data = task.get("data")
+        data = data if isinstance(data, dict) else {}
+        tid = task.get("id", f"#{n}")
+        article_id = data.get("article_id") or f"task-{tid}"
+        meta = {k: data.get(k) for k in ("title", "source", "url", "published", "language", "rights", "checksum",
+                                         "group", "origin", "sentence_spans")}
+        meta["split"] = _split_value(data.get("split"), f"{where} (id {tid})")
+        text = data.get("text")
+        if not isinstance(text, str) or not text:
+            items.append(_Item(Document(str(article_id), "", meta), task, src,
+                               (MALFORMED, "task data has no 'text' string to convert against")))
+            continue
+        items.append(_Item(Document(str(article_id), text, meta), task, src))
+    return src, items
+
+
+def read_corpus(root: Path) -> tuple[_Source, list[_Item]]:
+    """A corpus folder (`articles/` + `annotations/`): every article, with its task where it has one."""
+    from corpus.store import CorpusStore
+
+    store = CorpusStore(root)
+    if not store.articles_dir.is_dir() and not store.annotations_dir.is_dir():
+        raise InputError(root, "not a corpus folder (no articles/ or annotations/) nor a JSON export")
+    src = _Source("corpus", root)
+    docs: dict[str, Document] = {}
+    for article in store.articles():
+        path = store.article_path(article.id)
+        src.files.append((str(path.relative_to(root)), _sha256(path.read_bytes())))
+        meta = {k: getattr(article, k) for k in ("title", "source", "url", "published", "language", "rights",
+                                                 "checksum", "group", "split")}
+        meta["origin"] = article.extra.get("origin")
+        meta["sentence_spans"] = article.extra.get("sentence_spans")
+        docs[article.id] = Document(article.id, article.text, meta)
+    items: list[_Item] = []
+    annotated: set[str] = set()
+    for path in store.task_files():
+        task = store.read_task(path)
+        src.files.append((str(path.relative_to(root)), _sha256(path.read_bytes())))
+        data = task["data"]
+        article_id = str(data.get("article_id") or path.stem)
+        doc = docs.get(article_id)
+        if doc is None:
+            items.append(_Item(Document(article_id, data.get("text") or ""), task, src,
+                               (BAD_TEXT, f"{path.name}: article {article_id!r} is not in {store.articles_dir}")))
+        elif data.get("text") is not None and data["text"] != doc.text:
+            items.append(_Item(doc, task, src, (BAD_TEXT, f"{path.name}: data.text differs from the stored "
+                                                          f"article's text; offsets would be wrong")))
+        else:
+            items.append(_Item(doc, task, src))
+        annotated.add(article_id)
+    items += [_Item(doc, None, src) for aid, doc in docs.items() if aid not in annotated]
+    src.tasks = sum(1 for i in items if i.task is not None)
+    listing = "".join(f"{name}\t{sha}\n" for name, sha in sorted(src.files))
+    src.sha256 = _sha256(listing.encode())
+    return src, items
+
+
+def read_sources(paths: Iterable[Path]) -> tuple[list[_Source], list[_Item]]:
+    """Read every source (the bundled corpus when none is given); InputError on the first unreadable one."""
+    from corpus.store import BUNDLED_ROOT
+
+    sources, items = [], []
+    for path in list(paths) or [BUNDLED_ROOT]:
+        path = Path(path)
+        if path.is_dir():
+            src, its = read_corpus(path)
+        elif path.is_file():
+            src, its = read_export(path)
+        else:
+            raise InputError(path, "no such file or folder")
+        sources.append(src)
+        items += its
+    return sources, items
+
+
+def convert_items(items: list[_Item], scheme: Scheme, context_window: int,
+                  progress: Callable[[Iterable[_Item]], Iterable[_Item]] | None = None) -> Iterator[Conversion]:
+    """Convert every item; a second task for an article already converted is rejected as a duplicate."""
+    seen: dict[str, str] = {}
+    for item in progress(items) if progress else items:
+        src = str(item.source.path)
+        fallback = "labelstudio" if item.source.kind == "export" else "corpus"
+        if item.task is None:
+            if item.doc.article_id not in seen:
+                seen[item.doc.article_id] = src
+                row = article_row(item.doc, None, item.doc.meta.get("origin") or fallback)
+                yield Conversion(article={**row, "_source": src})
+            continue
+        if item.reason is None and item.doc.article_id in seen:
+            item.reason = (DUPLICATE_ARTICLE, f"article {item.doc.article_id!r} already converted from "
+                                              f"{seen[item.doc.article_id]}")
+        if item.reason is not None:
+            yield reject_task(item.task, item.doc, *item.reason, source=src)
+            continue
+        seen[item.doc.article_id] = src
+        conv = convert_task(item.task, item.doc, scheme, context_window=context_window, source=src,
+                            origin=fallback)
+        conv.article["_source"] = src
+        yield conv
+
+
+def statement_features(codebook: Codebook) -> Any:
+    """`datasets.Features` of the statements config; stance is a ClassLabel from the codebook."""
+    from datasets import ClassLabel, Features, List, Value
+
+    s, i32, i64 = Value("string"), Value("int32"), Value("int64")
+    kinds: dict[str, Any] = {c: s for c in STATEMENT_COLUMNS}
+    kinds.update({c: i32 for c in STATEMENT_COLUMNS if c.endswith(("_start", "_end"))})
+    kinds.update(task_id=i64, stance=ClassLabel(names=codebook.stance_names), qualifiers=List(s))
+    return Features({c: kinds[c] for c in STATEMENT_COLUMNS})
+
+
+def mention_features(codebook: Codebook) -> Any:
+    """`datasets.Features` of the mentions config: tokens with offsets, BIO tags as a ClassLabel sequence."""
+    from datasets import ClassLabel, Features, List, Value
+
+    s, i32 = Value("string"), Value("int32")
+    return Features({"id": s, "article_id": s, "sentence": i32, "start": i32, "end": i32, "text": s,
+                     "tokens": List(s), "token_starts": List(i32), "token_ends": List(i32),
+                     "tags": List(ClassLabel(names=Scheme.from_codebook(codebook).tag_names))})
+
+
+def article_features(codebook: Codebook) -> Any:
+    """`datasets.Features` of the articles config: metadata plus one string column per article label."""
+    from datasets import Features, Value
+
+    s = Value("string")
+    clash = [al.id for al in codebook.article_labels if al.id in ARTICLE_COLUMNS]
+    if clash:
+        raise InputError("codebook", f"article label id {clash[0]!r} clashes with an articles column")
+    kinds = {c: s for c in ARTICLE_COLUMNS}
+    kinds.update(task_id=Value("int64"), statements=Value("int32"))
+    return Features({**kinds, **{al.id: s for al in codebook.article_labels}})
+
+
+def _table(rows: list[dict[str, Any]], features: Any) -> Any:
+    """One Arrow table from row dicts, built column by column in one go (no per-row appends)."""
+    import pyarrow as pa
+
+    rows = sorted(rows, key=lambda r: r["id"])
+    columns = {name: [r.get(name) for r in rows] for name in features}
+    return pa.Table.from_pydict(columns, schema=features.arrow_schema)
+
+
+def content_digest(tables: dict[str, dict[str, Any]], features: dict[str, Any]) -> str:
+    """sha256 over every row of every config: config by name, split in order, features, columns as JSON."""
+    h = hashlib.sha256()
+    for config in sorted(tables):
+        feats = json.dumps(features[config].to_dict(), sort_keys=True, ensure_ascii=False)
+        for split in SPLITS:
+            table = tables[config][split]
+            h.update(f"{config}\t{split}\t{table.num_rows}\n{feats}\n".encode())
+            for name in table.column_names:
+                h.update(json.dumps(table.column(name).to_pylist(), ensure_ascii=False,
+                                    separators=(",", ":")).encode())
+                h.update(b"\n")
+    return "sha256:" + h.hexdigest()
+
+
+def dataset_digest(path: str | Path, verify: bool = False) -> str:
+    """The content digest of a built dataset (from digest.json); `verify` recomputes it from the Parquet files."""
+    path = Path(path)
+    from corpus.store import read_json
+
+    stored = read_json(path / DIGEST_FILE)
+    if not isinstance(stored, dict) or not str(stored.get("digest", "")).startswith("sha256:"):
+        raise InputError(path / DIGEST_FILE, "no 'digest' in the file")
+    if verify:
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+        from datasets import Features
+
+        tables: dict[str, dict[str, Any]] = {}
+        features = {}
+        for config in stored.get("configs", {}):
+            tables[config] = {}
+            for split in SPLITS:
+                t = pq.read_table(path / "parquet" / config / f"{split}.parquet")
+                tables[config][split] = t.take(pc.sort_indices(t, [("id", "ascending")]))
+            features[config] = Features.from_arrow_schema(tables[config]["train"].schema)
+        actual = content_digest(tables, features)
+        if actual != stored["digest"]:
+            raise InputError(path, f"content digest {actual} differs from the recorded {stored['digest']}")
+    return str(stored["digest"])
+
+
+def _previous_manifest(options: BuildOptions) -> Manifest | None:
+    if options.manifest is not None:
+        return load_manifest(options.manifest)
+    return load_manifest(options.out / MANIFEST_FILE)
+
+
+def _check_out(out: Path, sources: list[_Source]) -> None:
+    """Refuse to replace a folder that is not a dataset this command built (a corpus, a home folder...)."""
+    resolved = out.resolve()
+    for src in sources:
+        p = src.path.resolve()
+        if resolved == p or resolved in p.parents:
+            raise InputError(out, f"the output would replace the source {src.path}")
+    if out.exists() and not (out.is_dir() and ((out / DIGEST_FILE).is_file() or not any(out.iterdir()))):
+        raise InputError(out, "exists and is not a dataset built by `corpus build`; choose another --out")
+
+
+def build_dataset(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+                  ) -> BuildResult:
+    """Build and write the dataset; InputError on bad input, with nothing written."""
+    codebook = load_codebook(options.codebook)
+    scheme = Scheme.from_codebook(codebook)
+    features = {"statements": statement_features(codebook), "mentions": mention_features(codebook),
+                "articles": article_features(codebook)}
+    sources, items = read_sources(options.sources)
+    _check_out(options.out, sources)
+    agreement = None
+    if options.agreement is not None:
+        agreement, _ = _decode_json(options.agreement)
+        if not isinstance(agreement, dict):
+            raise InputError(options.agreement, "agreement figures must be a JSON object")
+
+    statements: list[dict[str, Any]] = []
+    mentions: list[dict[str, Any]] = []
+    articles: list[dict[str, Any]] = []
+    rejections: list[dict[str, Any]] = []
+    relations_in = 0
+    for conv in convert_items(items, scheme, options.context_window, progress):
+        statements += conv.statements
+        mentions += conv.mentions
+        if conv.article:
+            articles.append(conv.article)
+        rejections += conv.rejections
+        relations_in += conv.relations_in
+    rejected = sum(r["relations"] for r in rejections)
+    if relations_in != len(statements) + rejected:  # the lossless promise, checked on the whole build
+        raise RuntimeError(f"{relations_in} relations read but {len(statements)} converted + {rejected} rejected")
+
+    manifest = _split(articles, statements, options)
+    by_split: dict[str, dict[str, list[dict[str, Any]]]] = {c: {s: [] for s in SPLITS} for c in CONFIGS}
+    for row in articles:
+        row["split"] = manifest.split_of(row["id"])
+        by_split["articles"][row["split"]].append(row)
+    for config, rows in (("statements", statements), ("mentions", mentions)):
+        for row in rows:
+            by_split[config][manifest.split_of(row["article_id"])].append(row)
+    label2id = codebook.label2id
+    for row in statements:
+        row["stance"] = label2id[row["stance"]]
+    tables = {c: {s: _table(by_split[c][s], features[c]) for s in SPLITS} for c in CONFIGS}
+    digest = content_digest(tables, features)
+
+    sizes = {c: {s: tables[c][s].num_rows for s in SPLITS} for c in CONFIGS}
+    stance_counts = {s: Counter(codebook.stance_names[r["stance"]] for r in by_split["statements"][s])
+                     for s in SPLITS}
+    groups_per_split = Counter(manifest.groups[g] for g in {r["group"] for r in articles})
+    empty = [s for s in SPLITS if sizes["statements"][s] == 0]
+    notes = _notes(empty, groups_per_split, sizes)
+    reasons = Counter(r["reason"] for r in rejections)
+    rejected_by_reason: Counter = Counter()
+    for r in rejections:
+        rejected_by_reason[r["reason"]] += r["relations"]
+    card = CardData(
+        title=f"newsstance: {codebook.name}", codebook_name=codebook.name, codebook_version=codebook.version,
+        features={c: features[c]._to_yaml_list() for c in CONFIGS}, sizes=sizes, stance_counts=stance_counts,
+        digest=digest, seed=manifest.seed, ratios=manifest.ratios, context_window=options.context_window,
+        groups=dict(groups_per_split), split_notes=notes, relations_in=relations_in, rejections=reasons,
+        rejected_relations=rejected_by_reason,
+        sources=[{"kind": s.kind, "path": str(s.path), "sha256": s.sha256, "files": len(s.files),
+                  "tasks": s.tasks, "articles": _count_articles(articles, s)} for s in sources],
+        licences=_licences(articles, sources), languages=sorted({a["language"] for a in articles if a["language"]}),
+        tag_names=Scheme.from_codebook(codebook).tag_names,
+        article_label_columns=[al.id for al in codebook.article_labels],
+        agreement=agreement, agreement_file=str(options.agreement) if options.agreement else None)
+    _write(options, tables, features, digest, manifest, rejections, sources, card, agreement)
+    return BuildResult(out=options.out, digest=digest, sizes=sizes, stance_counts=stance_counts,
+                       relations_in=relations_in, rejections=reasons, rejected_relations=rejected,
+                       rejected_by_reason=rejected_by_reason,
+                       empty_splits=empty, notes=notes)
+
+
+def _count_articles(articles: list[dict[str, Any]], src: _Source) -> int:
+    return sum(1 for a in articles if a.get("_source") == str(src.path))
+
+
+def _licences(articles: list[dict[str, Any]], sources: list[_Source]) -> dict[str, Counter]:
+    out: dict[str, Counter] = {str(s.path): Counter() for s in sources}
+    for a in articles:
+        out.setdefault(a.get("_source") or "?", Counter())[a.get("rights") or "unknown"] += 1
+    return out
+
+
+def _split(articles: list[dict[str, Any]], statements: list[dict[str, Any]], options: BuildOptions) -> Manifest:
+    groups: dict[str, Group] = {}
+    for row in articles:
+        g = groups.setdefault(row["group"], Group(row["group"]))
+        g.articles.append(row["id"])
+        if row["source_split"]:
+            g.given[row["id"]] = row["source_split"]
+    group_of = {row["id"]: row["group"] for row in articles}
+    for row in statements:
+        groups[group_of[row["article_id"]]].stances[row["stance"]] += 1
+    manifest = assign_splits(sorted(groups.values(), key=lambda g: g.name), options.seed, options.ratios,
+                             _previous_manifest(options), where=str(options.manifest or "splits"))
+    check_no_straddle(group_of, manifest)
+    return manifest
+
+
+def _notes(empty: list[str], groups: Counter, sizes: dict[str, dict[str, int]]) -> list[str]:
+    notes = []
+    total_groups = sum(groups.values())
+    if empty:
+        notes.append(f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty: the corpus has "
+                     f"{total_groups} group(s) (articles or stories) and "
+                     f"{sum(sizes['statements'].values())} statements, too few to fill every split without "
+                     "splitting a group; empty splits are left empty, not faked.")
+    return notes
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """No per-split 'Saving the dataset' bars from datasets; the CLI reports the build its own way."""
+    from datasets.utils import logging as ds_logging
+
+    was_enabled = ds_logging.is_progress_bar_enabled()
+    ds_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            ds_logging.enable_progress_bar()
+
+
+def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: dict[str, Any], digest: str,
+           manifest: Manifest, rejections: list[dict[str, Any]], sources: list[_Source], card: CardData,
+           agreement: dict[str, Any] | None) -> None:
+    """Write the whole dataset folder through a temporary sibling and one rename."""
+    import pyarrow.parquet as pq
+    from datasets import Dataset, DatasetDict, DatasetInfo, NamedSplit
+
+    with atomic_path(options.out) as tmp, _quiet_datasets():
+        tmp.mkdir(parents=True)
+        for config in CONFIGS:
+            info = DatasetInfo(description=f"newsstance {config}", features=features[config],
+                               config_name=config)
+            parts = {}
+            for split in SPLITS:
+                table = tables[config][split]
+                fingerprint = hashlib.sha256(f"{digest}/{config}/{split}".encode()).hexdigest()[:16]
+                parts[split] = Dataset(table, info=info, split=NamedSplit(split), fingerprint=fingerprint)
+                target = tmp / "parquet" / config / f"{split}.parquet"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if table.num_rows:
+                    pq.write_table(table, target)
+                else:  # no row group at all: a 0-row group makes load_dataset("parquet") fail
+                    pq.ParquetWriter(target, table.schema).close()
+            # an empty split still gets one (empty) shard: with none, load_from_disk fails on it
+            DatasetDict(parts).save_to_disk(str(tmp / config),
+                                            num_shards={s: 1 for s in SPLITS if not tables[config][s].num_rows})
+        (tmp / "README.md").write_text(render_card(card), encoding="utf-8")
+        with (tmp / "rejections.jsonl").open("w", encoding="utf-8") as f:
+            for line in rejections:
+                f.write(json.dumps({k: v for k, v in line.items() if not k.startswith("_")},
+                                   ensure_ascii=False) + "\n")
+        (tmp / MANIFEST_FILE).write_text(manifest_text(manifest), encoding="utf-8")
+        (tmp / DIGEST_FILE).write_text(json.dumps({
+            "digest": digest, "method": "see README.md (newsstance.digest_method)",
+            "configs": {c: {s: tables[c][s].num_rows for s in SPLITS} for c in CONFIGS},
+            "codebook_version": card.codebook_version}, indent=1) + "\n", encoding="utf-8")
+        (tmp / "sources.json").write_text(json.dumps(
+            [{"kind": s.kind, "path": str(s.path), "sha256": s.sha256,
+              "files": [{"path": p, "sha256": h} for p, h in s.files]} for s in sources],
+            indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        if agreement is not None:
+            (tmp / "agreement.json").write_text(json.dumps(agreement, indent=1, ensure_ascii=False) + "\n",
+                                                encoding="utf-8")
+    if options.manifest is not None:
+        write_text_atomic(options.manifest, manifest_text(manifest))
+    log.info("wrote %s (%s)", options.out, digest)
