@@ -32,8 +32,21 @@ test: install browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
+# The main job: every stage on the bundled corpus, and on SEESAW where it is available.
 demo: install
-	@bash scripts/demo.sh "$(OUT)" "$(SEESAW_DIR)"
+	@set -euo pipefail; mkdir -p $(OUT); \
+	echo "== corpus: validate the bundled corpus"; $(PY) -m corpus validate; \
+	echo "== corpus: build the bundled dataset"; $(PY) -m corpus build --out $(OUT)/dataset-bundled; \
+	if [ -n "$(SEESAW_DIR)" ] && [ -d "$(SEESAW_DIR)" ]; then \
+	  echo "== corpus: import SEESAW from $(SEESAW_DIR)"; \
+	  $(PY) -m corpus import seesaw "$(SEESAW_DIR)" --out $(OUT)/seesaw; \
+	  echo "== corpus: build the SEESAW dataset"; $(PY) -m corpus build $(OUT)/seesaw --out $(OUT)/dataset-seesaw; \
+	  DATA=$(OUT)/dataset-seesaw; \
+	else \
+	  echo "note: SEESAW not found (set SEESAW_DIR, or run 'python -m corpus import seesaw DIR --download'); demo runs on the bundled corpus only"; \
+	  DATA=$(OUT)/dataset-bundled; \
+	fi; \
+	echo; echo "Results: $(OUT)/ (datasets: $$DATA)"
 
 bench: install
 	$(PY) -m tests.benchmarks --out BENCHMARKS.md $(BENCH)
