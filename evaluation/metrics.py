@@ -131,7 +131,7 @@ def _unit_counts(gold: np.ndarray, pred: np.ndarray, units: np.ndarray, n_units:
     return np.bincount(cells, minlength=n_units * k * k).reshape(n_units, k * k).astype(float)
 
 
-def _scores(cm: np.ndarray, names: Sequence[str], macro_idx: Sequence[int]) -> dict[str, np.ndarray]:
+def _scores(cm: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
     """Metrics from a batch of flattened confusion matrices (rows, k*k) -> {metric: (rows,)}."""
     k = len(names)
     cm = cm.reshape(-1, k, k)
@@ -141,7 +141,11 @@ def _scores(cm: np.ndarray, names: Sequence[str], macro_idx: Sequence[int]) -> d
         f1 = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
         total = cm.sum(axis=(1, 2))
         acc = np.where(total > 0, tp.sum(axis=1) / np.where(total > 0, total, 1), 0.0)
-    out = {"accuracy": acc, "macro_f1": f1[:, list(macro_idx)].mean(axis=1) if macro_idx else np.zeros(len(cm))}
+    # macro over the labels present in each (resampled) gold set, as `macro_f1` does on the full set: a label
+    # a resample happens to miss has no F1 to average, rather than an F1 of zero
+    present = cm.sum(axis=2) > 0
+    macro = (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    out = {"accuracy": acc, "macro_f1": macro}
     pos = [names.index(x) for x in (SUPPORT, OPPOSE) if x in names]
     out["f_avg"] = f1[:, pos].sum(axis=1) / 2 if pos else np.zeros(len(cm))
     for i, name in enumerate(names):
@@ -161,7 +165,7 @@ def _units(groups: Sequence[object] | None, n: int) -> tuple[np.ndarray, int]:
 
 
 def _prepare(y_true: Sequence[str], preds: Sequence[Sequence[str]], names: Sequence[str],
-             groups: Sequence[object] | None) -> tuple[list[np.ndarray], int, list[int]]:
+             groups: Sequence[object] | None) -> tuple[list[np.ndarray], int]:
     names = list(names)
     n = len(y_true)
     if n == 0:
@@ -172,8 +176,7 @@ def _prepare(y_true: Sequence[str], preds: Sequence[Sequence[str]], names: Seque
     gold = _encode(y_true, names)
     units, n_units = _units(groups, n)
     per_unit = [_unit_counts(gold, _encode(p, names), units, n_units, len(names)) for p in preds]
-    macro_idx = [names.index(x) for x in present_labels(y_true, names)]
-    return per_unit, n_units, macro_idx
+    return per_unit, n_units
 
 
 def _resample_weights(rng: np.random.Generator, rows: int, n_units: int) -> np.ndarray:
@@ -201,15 +204,15 @@ def bootstrap_intervals(
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
     names = list(names)
-    (counts,), n_units, macro_idx = _prepare(y_true, [y_pred], names, groups)
-    point = _scores(counts.sum(axis=0, keepdims=True), names, macro_idx)
+    (counts,), n_units = _prepare(y_true, [y_pred], names, groups)
+    point = _scores(counts.sum(axis=0, keepdims=True), names)
     unknown = [m for m in metrics if m not in point]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; known: {sorted(point)}")
     rng = np.random.default_rng(seed)
     samples: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for rows in _chunks(n_resamples, n_units):
-        scores = _scores(_resample_weights(rng, rows, n_units) @ counts, names, macro_idx)
+        scores = _scores(_resample_weights(rng, rows, n_units) @ counts, names)
         for m in metrics:
             samples[m].append(scores[m])
     tail = (1 - confidence) / 2
@@ -231,15 +234,15 @@ def paired_bootstrap(
     share of |delta_b - delta| >= |delta|, with the +1 correction of a Monte Carlo test.
     """
     names = list(names)
-    (ca, cb), n_units, macro_idx = _prepare(y_true, [pred_a, pred_b], names, groups)
-    sa = float(_scores(ca.sum(axis=0, keepdims=True), names, macro_idx)[metric][0])
-    sb = float(_scores(cb.sum(axis=0, keepdims=True), names, macro_idx)[metric][0])
+    (ca, cb), n_units = _prepare(y_true, [pred_a, pred_b], names, groups)
+    sa = float(_scores(ca.sum(axis=0, keepdims=True), names)[metric][0])
+    sb = float(_scores(cb.sum(axis=0, keepdims=True), names)[metric][0])
     delta = sa - sb
     rng = np.random.default_rng(seed)
     deltas = []
     for rows in _chunks(n_resamples, n_units):
         w = _resample_weights(rng, rows, n_units)
-        deltas.append(_scores(w @ ca, names, macro_idx)[metric] - _scores(w @ cb, names, macro_idx)[metric])
+        deltas.append(_scores(w @ ca, names)[metric] - _scores(w @ cb, names)[metric])
     d = np.concatenate(deltas)
     tail = (1 - confidence) / 2
     low, high = np.quantile(d, [tail, 1 - tail])
@@ -259,10 +262,10 @@ def approximate_randomisation(
     swap pattern is enumerated instead and the p-value is exact.
     """
     names = list(names)
-    (ca, cb), n_units, macro_idx = _prepare(y_true, [pred_a, pred_b], names, groups)
+    (ca, cb), n_units = _prepare(y_true, [pred_a, pred_b], names, groups)
     total_a, total_b, diff = ca.sum(axis=0), cb.sum(axis=0), cb - ca
-    sa = float(_scores(total_a[None], names, macro_idx)[metric][0])
-    sb = float(_scores(total_b[None], names, macro_idx)[metric][0])
+    sa = float(_scores(total_a[None], names)[metric][0])
+    sb = float(_scores(total_b[None], names)[metric][0])
     delta = sa - sb
     exact = n_units <= 20 and 2**n_units <= n_rounds
     rng = np.random.default_rng(seed)
@@ -274,7 +277,7 @@ def approximate_randomisation(
     extreme, rounds = 0, 0
     for swap in batches:
         moved = swap @ diff
-        stat = _scores(total_a + moved, names, macro_idx)[metric] - _scores(total_b - moved, names, macro_idx)[metric]
+        stat = _scores(total_a + moved, names)[metric] - _scores(total_b - moved, names)[metric]
         extreme += int(np.sum(np.abs(stat) >= abs(delta) - 1e-12))
         rounds += len(swap)
     p = extreme / rounds if exact else (extreme + 1) / (rounds + 1)

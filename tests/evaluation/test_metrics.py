@@ -182,3 +182,9 @@ def test_calibration_bins_and_ece_by_hand() -> None:
     # ECE = (2 * |1 - 0.95| + 2 * |0.5 - 0.55|) / 4 = 0.05
     assert expected_calibration_error(conf, correct, 10) == pytest.approx(0.05)
     assert calibration_bins([1.0], [True], 10)[9]["count"] == 1  # confidence 1.0 falls in the last bin
+
+
+def test_a_label_missing_from_a_resample_is_not_scored_zero() -> None:
+    """Perfect predictions score 1 in every resample, even those that happen to miss the one neutral item."""
+    gold = ["support"] * 20 + ["oppose"] * 5 + ["neutral"]
+    assert bootstrap_intervals(gold, gold, NAMES, n_resamples=300)["macro_f1"] == Interval(1.0, 1.0, 1.0)

@@ -1,0 +1,155 @@
+"""`compare` (is system A's macro-F1 really above B's on the same items?) and `leaderboard` (all evaluation runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import InputError
+from evaluation import metrics as M
+from evaluation.predictions import Predictions, read_predictions
+
+METHODS = ("bootstrap", "randomisation", "both")
+
+
+def resolve_side(arg: str, names: list[str], tracking_uri: str | None, split: str | None) -> tuple[str, Predictions]:
+    """A predictions file, an evaluation output folder, or an MLflow run id -> (display name, predictions)."""
+    path = Path(arg)
+    if path.is_dir():
+        path = path / "predictions.jsonl"
+        if not path.is_file():
+            raise InputError(arg, "folder holds no predictions.jsonl (not an `evaluation evaluate` output)")
+        return arg, read_predictions(path, names)
+    if path.is_file():
+        return arg, read_predictions(path, names)
+    from evaluation import tracking
+
+    if tracking.is_run_id(arg):
+        local = tracking.run_predictions(arg, tracking_uri, split)
+        return f"{tracking.run_name(arg)} ({arg[:8]})", read_predictions(local, names)
+    raise InputError(arg, "not a predictions file, an evaluation output folder or an MLflow run id")
+
+
+def _gold(a: Predictions, b: Predictions, order: list[str], dataset: str | Path | None, split: str | None,
+          names: list[str]) -> list[str]:
+    if dataset is not None:
+        from evaluation.data import load_split
+
+        rows = {r["id"]: r["stance"] for r in load_split(dataset, split or "test", names)}
+        missing = [i for i in order if i not in rows]
+        if missing:
+            raise InputError(dataset, f"{len(missing)} compared ids are not in [{split or 'test'}] "
+                                      f"(first: {missing[0]!r})")
+        return [rows[i] for i in order]
+    for side in (a, b):
+        if side.gold is None:
+            raise InputError("compare", "the predictions carry no gold labels; pass --dataset and --split")
+    ga, gb = dict(zip(a.ids, a.gold, strict=True)), dict(zip(b.ids, b.gold, strict=True))
+    differ = [i for i in order if ga[i] != gb[i]]
+    if differ:
+        raise InputError("compare", f"the two sides disagree on the gold label of {len(differ)} items (first: "
+                                    f"{differ[0]!r}): not the same split or dataset version")
+    return [ga[i] for i in order]
+
+
+def compare(a: str, b: str, *, method: str = "both", metric: str = "macro_f1", n_resamples: int = 10_000,
+            seed: int = 0, unit: str = "auto", dataset: str | Path | None = None, split: str | None = None,
+            codebook: str | Path | None = None, tracking_uri: str | None = None) -> dict[str, Any]:
+    """Paired test(s) of metric(A) - metric(B) on the items both were scored on (which must be the same)."""
+    from corpus.codebook import load_codebook
+
+    if method not in METHODS:
+        raise InputError("--method", f"must be one of {', '.join(METHODS)}, got {method!r}")
+    if metric not in M.METRICS:
+        raise InputError("--metric", f"must be one of {', '.join(M.METRICS)}, got {metric!r}")
+    if unit not in ("auto", "article", "statement"):
+        raise InputError("--unit", f"must be auto, article or statement, got {unit!r}")
+    names = load_codebook(codebook).stance_names
+    name_a, pa = resolve_side(a, names, tracking_uri, split)
+    name_b, pb = resolve_side(b, names, tracking_uri, split)
+    ids_a, ids_b = set(pa.ids), set(pb.ids)
+    if ids_a != ids_b:
+        raise InputError("compare", f"not the same items: A has {len(ids_a)}, B {len(ids_b)}, "
+                                    f"{len(ids_a & ids_b)} in common; a paired test needs the same split")
+    order = sorted(ids_a)
+    ia, ib = pa.index(), pb.index()
+    gold = _gold(pa, pb, order, dataset, split, names)
+    pred_a = [pa.labels[ia[i]] for i in order]
+    pred_b = [pb.labels[ib[i]] for i in order]
+    arts = pa.article_ids or pb.article_ids
+    src = pa if pa.article_ids else pb
+    groups = None
+    if unit != "statement" and arts is not None:
+        idx = src.index()
+        groups = [src.article_ids[idx[i]] for i in order]
+        if len(set(groups)) < 2:
+            groups = None
+    if unit == "article" and groups is None:
+        raise InputError("--unit article", "the predictions carry no article_id (or only one article)")
+    tests = []
+    if method in ("bootstrap", "both"):
+        tests.append(M.paired_bootstrap(gold, pred_a, pred_b, names, groups=groups, n_resamples=n_resamples,
+                                        seed=seed, metric=metric).to_dict())
+    if method in ("randomisation", "both"):
+        tests.append(M.approximate_randomisation(gold, pred_a, pred_b, names, groups=groups, n_rounds=n_resamples,
+                                                 seed=seed, metric=metric).to_dict())
+    return {"a": name_a, "b": name_b, "metric": metric, "n": len(order),
+            "unit": "article" if groups else "statement", "units": len(set(groups)) if groups else len(order),
+            "tests": tests}
+
+
+def comparison_markdown(c: dict[str, Any]) -> str:
+    """The comparison as a short Markdown section."""
+    t0 = c["tests"][0]
+    lines = [f"## {c['metric']}: A = {c['a']}  vs  B = {c['b']}", "",
+             f"{c['n']} items, resampling unit: {c['unit']} ({c['units']} units).", "",
+             f"A {t0['score_a']:.4f}, B {t0['score_b']:.4f}, difference A - B = {t0['delta']:+.4f}", "",
+             "| test | rounds | 95% CI of A - B | p-value (two-sided) |", "|---|---|---|---|"]
+    for t in c["tests"]:
+        ci = f"[{t['low']:+.4f}, {t['high']:+.4f}]" if t["low"] is not None else "–"
+        name = t["method"].replace("_", " ") + (" (exact)" if t.get("exact") else "")
+        lines.append(f"| {name} | {t['rounds']} | {ci} | {t['p_value']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def leaderboard(experiment: str | None = None, split: str | None = None,
+                tracking_uri: str | None = None) -> list[dict[str, Any]]:
+    """Evaluation runs with their scores and intervals, best macro-F1 first."""
+    from evaluation import tracking
+
+    rows = []
+    for run in tracking.evaluation_runs(experiment, tracking_uri):
+        tags, m = run.data.tags, run.data.metrics
+        s = tags.get("newsstance.split", "")
+        if split and s != split:
+            continue
+
+        def iv(key: str, s: str = s, m: dict = m) -> dict[str, float] | None:
+            if f"{s}_{key}" not in m:
+                return None
+            return {"point": m[f"{s}_{key}"], "low": m.get(f"{s}_{key}_ci_low", float("nan")),
+                    "high": m.get(f"{s}_{key}_ci_high", float("nan"))}
+
+        rows.append({"run_id": run.info.run_id, "run_name": run.info.run_name or "", "split": s,
+                     "model": run.data.params.get("model") or run.data.params.get("predictions") or "",
+                     "source_run_id": tags.get(tracking.SOURCE_RUN, ""), "n": int(m.get(f"{s}_n", 0)),
+                     "unit": tags.get("newsstance.bootstrap_unit", ""), "dataset": tags.get("newsstance.dataset", ""),
+                     "macro_f1": iv("macro_f1"), "f_avg": iv("f_avg"), "accuracy": iv("accuracy")})
+    rows.sort(key=lambda r: -(r["macro_f1"] or {"point": -1.0})["point"])
+    return rows
+
+
+def leaderboard_markdown(rows: list[dict[str, Any]], title: str = "Leaderboard") -> str:
+    """A Markdown table of leaderboard rows."""
+    def fmt(d: dict[str, float] | None) -> str:
+        return f"{d['point']:.3f} [{d['low']:.3f}, {d['high']:.3f}]" if d else "–"
+
+    lines = [f"## {title}", "", "| # | run | model | dataset | split | n | macro-F1 [95% CI] | F_avg [95% CI] | "
+             "accuracy [95% CI] | CI unit | run id |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for k, r in enumerate(rows, 1):
+        cells = [str(k), r["run_name"], r["model"], r["dataset"], r["split"], str(r["n"]), fmt(r["macro_f1"]),
+                 fmt(r["f_avg"]), fmt(r["accuracy"]), r["unit"], r["run_id"]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if not rows:
+        lines.append("| – | no evaluation runs yet | | | | | | | | | |")
+    return "\n".join(lines) + "\n"

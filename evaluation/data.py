@@ -1,0 +1,133 @@
+"""Reading what evaluation scores: a split of the `statements` dataset, its card metadata, agreement figures."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from corpus.errors import InputError
+
+log = logging.getLogger(__name__)
+STATEMENTS = "statements"
+
+
+def load_split(dataset: str | Path, split: str, names: list[str]) -> list[dict[str, Any]]:
+    """Rows of `DATASET/statements[split]` as dicts, with `stance` turned into its label name.
+
+    Raises InputError for a missing dataset or split, an empty split, or stance labels the codebook lacks.
+    """
+    from datasets import load_from_disk
+
+    dataset = Path(dataset)
+    folder = dataset / STATEMENTS
+    if not dataset.exists():
+        raise InputError(dataset, "dataset folder not found")
+    if not folder.is_dir():
+        raise InputError(dataset, f"no '{STATEMENTS}' config here (expected {folder}, written by `corpus build`)")
+    try:
+        dd = load_from_disk(str(folder))
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(folder, f"not a saved Hugging Face dataset ({e})") from None
+    splits = list(dd.keys()) if hasattr(dd, "keys") else []
+    if split not in splits:
+        raise InputError(folder, f"no split {split!r}; the dataset has {', '.join(splits) or 'no splits'}")
+    ds = dd[split]
+    if len(ds) == 0:
+        raise InputError(f"{folder}[{split}]", "split is empty (the corpus may be too small to fill it)")
+    if "stance" not in ds.column_names or "id" not in ds.column_names:
+        raise InputError(f"{folder}[{split}]", "needs the columns 'id' and 'stance'")
+    feature = ds.features["stance"]
+    ds_names = list(getattr(feature, "names", None) or [])
+    unknown = [n for n in ds_names if n not in names]
+    if unknown:
+        raise InputError(f"{folder}[{split}]", f"stance label {unknown[0]!r} is not in the codebook {names}")
+    rows = ds.to_list()
+    for i, row in enumerate(rows):
+        value = row["stance"]
+        if isinstance(value, int) and ds_names:
+            if not 0 <= value < len(ds_names):
+                raise InputError(f"{folder}[{split}] row {i}", f"stance index {value} out of range")
+            row["stance"] = ds_names[value]
+        elif value not in names:
+            raise InputError(f"{folder}[{split}] row {i}", f"stance {value!r} is not in the codebook {names}")
+        row["id"] = str(row["id"])
+    ids = [r["id"] for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(f"{folder}[{split}]", f"duplicate statement id {dup!r}")
+    return rows
+
+
+def card_metadata(dataset: str | Path) -> dict[str, Any]:
+    """The YAML header of `DATASET/README.md` (the dataset card); {} when there is none."""
+    path = Path(dataset) / "README.md"
+    if not path.is_file():
+        return {}
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("---"):
+        return {}
+    head = text.split("\n---", 1)[0].removeprefix("---")
+    try:
+        meta = yaml.safe_load(head)
+    except yaml.YAMLError as e:
+        log.warning("%s: dataset card metadata is not valid YAML (%s); ignored", path, e)
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def dataset_digest(meta: dict[str, Any]) -> str | None:
+    """The content digest recorded in the card, under any key naming a digest."""
+    for key, value in meta.items():
+        if "digest" in str(key).lower() and isinstance(value, str | int):
+            return str(value)
+    return None
+
+
+def agreement_figures(source: Any) -> list[tuple[str, float]]:
+    """Flatten agreement figures (nested mappings/lists) into (dotted name, number) pairs, in order."""
+    out: list[tuple[str, float]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int | float):
+            out.append((prefix, float(value)))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, list) and len(value) <= 50:
+            for i, v in enumerate(value):
+                name = v.get("name") or v.get("label") if isinstance(v, dict) else None
+                walk(f"{prefix}.{name or i}", {k: x for k, x in v.items() if k not in ("name", "label")}
+                     if isinstance(v, dict) else v)
+
+    walk("", source)
+    return out
+
+
+def read_agreement(dataset: str | Path | None, agreement_file: str | Path | None) -> list[tuple[str, float]]:
+    """Agreement figures from `--agreement FILE` (JSON or YAML), else from the dataset card's `agreement` key."""
+    if agreement_file:
+        path = Path(agreement_file)
+        if not path.is_file():
+            raise InputError(path, "agreement file not found")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise InputError(path, f"not JSON or YAML ({type(e).__name__})") from None
+        figures = agreement_figures(raw.get("agreement", raw) if isinstance(raw, dict) else raw)
+        if not figures:
+            raise InputError(path, "holds no numeric agreement figures")
+        return figures
+    if dataset is None:
+        return []
+    meta = card_metadata(dataset)
+    return agreement_figures(meta.get("agreement")) if meta.get("agreement") else []
+
+
+def dump_jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

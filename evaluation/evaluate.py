@@ -1,0 +1,240 @@
+"""`evaluate`: score a model or a predictions file on a dataset split, write the report, log an MLflow run.
+
+`score` is pure (rows + predictions -> the metrics.json content); `evaluate` adds the files and tracking.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import InputError
+from evaluation import metrics as M
+from evaluation.error_analysis import LabelStudioLinks, confident_errors
+from evaluation.predictions import Predictions
+
+log = logging.getLogger(__name__)
+BREAKDOWNS = (("actor_type", "actor_type", "Actor type"), ("policy_id", "policy_label", "Policy option"),
+              ("source", "source", "Source"))
+UNITS = ("auto", "article", "statement")
+MIN_CLUSTERS = 20
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    """How scores are estimated and how much of the errors is shown."""
+
+    n_resamples: int = 1000  # bootstrap resamples
+    seed: int = 0  # numpy RNG seed of the bootstrap
+    confidence: float = 0.95  # interval level
+    unit: str = "auto"  # what the bootstrap resamples: article (cluster), statement, or auto (article if known)
+    top_errors: int = 20  # most confident errors listed
+    bins: int = 10  # reliability-diagram bins
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise InputError("--unit", f"must be one of {', '.join(UNITS)}, got {self.unit!r}")
+        if not 10 <= self.n_resamples <= 1_000_000:
+            raise InputError("--resamples", f"must be between 10 and 1000000, got {self.n_resamples}")
+        if not 0.5 <= self.confidence < 1:
+            raise InputError("--confidence", f"must be in [0.5, 1), got {self.confidence}")
+        if self.top_errors < 0 or not 2 <= self.bins <= 100:
+            raise InputError("--top-errors/--bins", "top errors must be >= 0 and bins in 2..100")
+
+
+def _groups(rows: list[dict[str, Any]], unit: str) -> tuple[list[str] | None, str, list[str]]:
+    """Bootstrap clusters for `unit`, the unit actually used, and notes for the reader."""
+    ids = [r.get("article_id") for r in rows]
+    have = all(ids)
+    n_articles = len(set(ids)) if have else 0
+    notes = []
+    if unit == "statement" or (unit == "auto" and (not have or n_articles < 2)):
+        if unit == "auto" and have:
+            notes.append("all statements come from one article: intervals resample statements and are too narrow")
+        return None, "statement", notes
+    if not have:
+        raise InputError("--unit article", "some rows have no article_id to cluster on")
+    if n_articles < MIN_CLUSTERS:
+        notes.append(f"only {n_articles} articles: article-clustered intervals from so few clusters are rough")
+    return [str(i) for i in ids], "article", notes
+
+
+def _interval_dict(iv: M.Interval) -> dict[str, float]:
+    return {"point": iv.point, "low": iv.low, "high": iv.high}
+
+
+def breakdown(rows: list[dict[str, Any]], preds: Predictions, names: list[str], key: str, label_key: str,
+              settings: EvaluateSettings) -> list[dict[str, Any]]:
+    """Scores per value of `key` (largest group first), each with its macro-F1 interval."""
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        by[str(r.get(key) if r.get(key) not in (None, "") else "unknown")].append(i)
+    out = []
+    for value, idx in sorted(by.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        gold = [rows[i]["stance"] for i in idx]
+        pred = [preds.labels[i] for i in idx]
+        groups, _, _ = _groups([rows[i] for i in idx], settings.unit if settings.unit != "article" else "auto")
+        ci = M.bootstrap_intervals(gold, pred, names, groups=groups, n_resamples=settings.n_resamples,
+                                   confidence=settings.confidence, seed=settings.seed, metrics=("macro_f1",))
+        out.append({"value": value, "label": str(rows[idx[0]].get(label_key) or value), "n": len(idx),
+                    "accuracy": M.accuracy(gold, pred), "macro_f1": _interval_dict(ci["macro_f1"]),
+                    "f_avg": M.f_avg(gold, pred), "labels": dict(sorted(_count(gold).items()))})
+    return out
+
+
+def _count(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for v in values:
+        out[v] += 1
+    return dict(out)
+
+
+def score(rows: list[dict[str, Any]], preds: Predictions, names: list[str],
+          settings: EvaluateSettings | None = None, links: LabelStudioLinks | None = None) -> dict[str, Any]:
+    """Everything the report shows, as plain JSON-ready data (see README of the evaluation package)."""
+    settings = settings or EvaluateSettings()
+    if len(rows) != len(preds.labels):
+        raise InputError("predictions", f"{len(preds.labels)} predictions for {len(rows)} statements")
+    gold = [r["stance"] for r in rows]
+    pred = preds.labels
+    groups, unit, notes = _groups(rows, settings.unit)
+    per_label = [f"f1_{n}" for n in names]
+    ci = M.bootstrap_intervals(gold, pred, names, groups=groups, n_resamples=settings.n_resamples,
+                               confidence=settings.confidence, seed=settings.seed,
+                               metrics=(*M.METRICS, *per_label))
+    per_class = M.per_class(gold, pred, names)
+    for n in names:
+        per_class[n]["f1_low"], per_class[n]["f1_high"] = ci[f"f1_{n}"].low, ci[f"f1_{n}"].high
+    result: dict[str, Any] = {
+        "n": len(rows),
+        "labels": list(names),
+        "present_labels": M.present_labels(gold, names),
+        "metrics": {m: _interval_dict(ci[m]) for m in M.METRICS},
+        "per_class": per_class,
+        "confusion": M.confusion(gold, pred, names),
+        "bootstrap": {"unit": unit, "units": len(set(groups)) if groups else len(rows),
+                      "n_resamples": settings.n_resamples, "seed": settings.seed,
+                      "confidence": settings.confidence, "method": "percentile"},
+        "notes": notes,
+        "breakdowns": {title: breakdown(rows, preds, names, key, label_key, settings)
+                       for key, label_key, title in BREAKDOWNS if any(r.get(key) is not None for r in rows)},
+        "gold_counts": _count(gold),
+        "predicted_counts": _count(pred),
+    }
+    if preds.probs is not None:
+        conf = preds.probs.max(axis=1)
+        correct = [p == g for p, g in zip(pred, gold, strict=True)]
+        result["calibration"] = M.calibration_bins(conf, correct, settings.bins)
+        result["metrics"]["ece"] = M.expected_calibration_error(conf, correct, settings.bins)
+    else:
+        result["calibration"] = None
+        result["notes"].append("the predictions carry no probabilities: no reliability diagram or confidence")
+    result["errors"] = confident_errors(rows, preds, names, settings.top_errors, links)
+    result["n_errors"] = sum(p != g for p, g in zip(pred, gold, strict=True))
+    return result
+
+
+def prediction_rows(rows: list[dict[str, Any]], preds: Predictions, names: list[str], split: str) -> list[dict]:
+    """The `predictions.jsonl` rows: statement keys, gold, predicted, confidence, probabilities."""
+    out = []
+    for i, r in enumerate(rows):
+        row = {k: r.get(k) for k in ("id", "article_id", "task_id", "actor_id", "actor_label", "actor_type",
+                                     "policy_id", "policy_label", "source")}
+        row.update(split=split, gold=r["stance"], predicted=preds.labels[i])
+        if preds.probs is not None:
+            row["confidence"] = float(preds.probs[i].max())
+            row["probabilities"] = {n: round(float(p), 6) for n, p in zip(names, preds.probs[i], strict=True)}
+        out.append(row)
+    return out
+
+
+def model_name(model: str | None) -> str | None:
+    """A short readable name of a model URI or folder, for run names and headings."""
+    if not model:
+        return None
+    if model.startswith("runs:/"):
+        return "run-" + model.removeprefix("runs:/")[:8]
+    if model.startswith("models:/"):
+        return model.removeprefix("models:/")
+    return Path(model).name or model
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "metrics.json").is_file())):
+        raise InputError(out, "exists and is not an earlier evaluation output; choose a new --out folder")
+
+
+def evaluate(
+    dataset: str | Path, split: str, out: str | Path, *, model: str | None = None,
+    predictions: str | Path | None = None, codebook: str | Path | None = None,
+    settings: EvaluateSettings | None = None, tracking_uri: str | None = None, experiment: str | None = None,
+    track: bool = True, label_studio_url: str | None = None, label_studio_project: str | None = None,
+    agreement_file: str | Path | None = None, loader: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    """Score `model` (or a `predictions` file) on DATASET/statements[split]; write OUT; log an MLflow run.
+
+    OUT gets metrics.json, predictions.jsonl, errors.jsonl, report.md, report.html and the PNG plots;
+    it is written through a temporary folder, so a failure leaves nothing half-written. `loader` replaces
+    `training.predict.load_predictor` (tests, other model kinds).
+    """
+    from corpus.codebook import load_codebook
+    from corpus.errors import atomic_path
+    from evaluation import data, report
+    from evaluation import predictions as P
+
+    settings = settings or EvaluateSettings()
+    if (model is None) == (predictions is None):
+        raise InputError("evaluate", "give exactly one of --model and --predictions")
+    out = Path(out)
+    _check_out(out)
+    names = load_codebook(codebook).stance_names
+    rows = data.load_split(dataset, split, names)
+    figures = data.read_agreement(dataset, agreement_file)
+    if track:  # fail before the (possibly slow) prediction when the tracking server is down
+        from evaluation import tracking
+
+        tracking.configure(tracking_uri)
+    source_run = model_id = None
+    if model is not None:
+        preds, predictor = P.predict_with_model(model, rows, names, loader, tracking_uri)
+        if track:
+            source_run, model_id = tracking.source_run_of(model, predictor)
+    else:
+        preds = P.align(rows, P.read_predictions(predictions, names), str(predictions))
+        if preds.gold is not None:
+            differ = sum(g != r["stance"] for g, r in zip(preds.gold, rows, strict=True))
+            if differ:
+                raise InputError(predictions, f"{differ} gold labels differ from {dataset} [{split}]: predictions "
+                                              "made on another version of the dataset?")
+    links = LabelStudioLinks.parse(label_studio_url, label_studio_project)
+    result = score(rows, preds, names, settings, links)
+    meta = data.card_metadata(dataset)
+    result.update({
+        "model": model, "model_name": model_name(model) or Path(str(predictions)).stem,
+        "predictions": str(predictions) if predictions else None, "dataset": str(dataset), "split": split,
+        "dataset_digest": data.dataset_digest(meta), "codebook_version": load_codebook(codebook).version,
+        "source_run_id": source_run, "model_id": model_id,
+        "agreement": [{"name": k, "value": v} for k, v in figures],
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "settings": asdict(settings),
+    })
+    images = report.images(result)
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        (tmp / "metrics.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / "predictions.jsonl").write_text(data.dump_jsonl(prediction_rows(rows, preds, names, split)),
+                                               encoding="utf-8")
+        (tmp / "errors.jsonl").write_text(data.dump_jsonl(result["errors"]), encoding="utf-8")
+        for name, png in images.items():
+            (tmp / name).write_bytes(png)
+        (tmp / "report.md").write_text(report.markdown(result, list(images)), encoding="utf-8")
+        (tmp / "report.html").write_text(report.html(result, images), encoding="utf-8")
+    if track:
+        result["mlflow"] = tracking.log_evaluation(result, out, tracking_uri, experiment)
+    return result
