@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -78,8 +79,12 @@ class Article(BaseModel):
     @field_validator("published")
     @classmethod
     def _date(cls, v: str) -> str:
-        if v != UNKNOWN and not re.match(r"^\d{4}(-\d{2}(-\d{2})?)?([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$", v):
-            raise ValueError(f"published {v!r} is not an ISO date (YYYY-MM-DD) or 'unknown'")
+        if v == UNKNOWN or re.fullmatch(r"\d{4}(-\d{2})?", v):  # a year, or a year and month
+            return v
+        try:
+            datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"published {v!r} is not an ISO date (YYYY-MM-DD) or 'unknown'") from None
         return v
 
     @field_validator("split")
