@@ -79,38 +79,91 @@ def card_metadata(dataset: str | Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def dataset_digest(meta: dict[str, Any]) -> str | None:
-    """The content digest recorded in the card, under any key naming a digest."""
-    for key, value in meta.items():
-        if "digest" in str(key).lower() and isinstance(value, str | int):
-            return str(value)
+def dataset_digest(dataset: str | Path, meta: dict[str, Any] | None = None) -> str | None:
+    """The build's content digest: `digest.json`, else the card's `newsstance.digest` or any *digest* key."""
+    path = Path(dataset) / "digest.json"
+    if path.is_file():
+        try:
+            value = json.loads(path.read_text(encoding="utf-8")).get("digest")
+            if value:
+                return str(value)
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            log.warning("%s: unreadable; digest taken from the card", path)
+    meta = card_metadata(dataset) if meta is None else meta
+    inner = meta.get("newsstance") if isinstance(meta.get("newsstance"), dict) else {}
+    for source in (inner, meta):
+        for key, value in source.items():
+            if "digest" in str(key).lower() and "method" not in str(key).lower() and isinstance(value, str | int):
+                return str(value)
     return None
 
 
+# Headline figures of `annotation agreement --json` (its shape), with the names a reader sees.
+CEILING = (
+    ("stance.krippendorff_alpha", "stance: Krippendorff's alpha (nominal)"),
+    ("stance.mean_cohen_kappa", "stance: mean Cohen's kappa over annotator pairs"),
+    ("stance.observed_agreement", "stance: observed agreement on matched (actor, policy) pairs"),
+    ("statements.f1", "whole statements (actor, policy, stance): F1 between annotators"),
+    ("pairs.f1", "(actor, policy) pairs found: F1 between annotators"),
+)
+_MEASURE_WORDS = ("alpha", "kappa", "f1", "agreement")
+ANNOTATOR_MACRO = "stance: annotators' macro-F1 (mean specific agreement)"
+SPECIFIC = "stance {label}: specific agreement (annotator vs annotator F1)"
+
+
+def _get(raw: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(raw, dict):
+            return None
+        raw = raw.get(part)
+    return raw
+
+
 def agreement_figures(source: Any) -> list[tuple[str, float]]:
-    """Flatten agreement figures (nested mappings/lists) into (dotted name, number) pairs, in order."""
-    out: list[tuple[str, float]] = []
+    """(name, value) pairs to set beside the model's scores.
+
+    For the shape `annotation agreement` writes: the headline measures, per-label specific agreement
+    (which is the per-class F1 of one annotator against another) and their mean over the labels coded
+    (the annotators' macro-F1). For any other shape: every numeric leaf whose name says it is a measure
+    (alpha, kappa, F1, agreement), by dotted path.
+    """
+    if not isinstance(source, dict | list):
+        return []
+    per_label = _get(source, "stance.per_label")
+    if any(_get(source, key) is not None for key, _ in CEILING) or isinstance(per_label, dict):
+        out = [(name, float(v)) for key, name in CEILING if isinstance(v := _get(source, key), int | float)]
+        specific = []
+        for label, d in (per_label or {}).items():
+            v = d.get("specific_agreement") if isinstance(d, dict) else None
+            if isinstance(v, int | float) and (d.get("codings") or 0) > 0:
+                specific.append(float(v))
+                out.append((SPECIFIC.format(label=label), float(v)))
+        if specific:
+            out.insert(0, (ANNOTATOR_MACRO, sum(specific) / len(specific)))
+        return out
+    flat: list[tuple[str, float]] = []
 
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, bool):
             return
         if isinstance(value, int | float):
-            out.append((prefix, float(value)))
+            if any(w in prefix.rsplit(".", 1)[-1].lower() for w in _MEASURE_WORDS):
+                flat.append((prefix, float(value)))
         elif isinstance(value, dict):
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
         elif isinstance(value, list) and len(value) <= 50:
             for i, v in enumerate(value):
-                name = v.get("name") or v.get("label") if isinstance(v, dict) else None
-                walk(f"{prefix}.{name or i}", {k: x for k, x in v.items() if k not in ("name", "label")}
-                     if isinstance(v, dict) else v)
+                name = (v.get("name") or v.get("label")) if isinstance(v, dict) else None
+                walk(f"{prefix}.{name or i}", v)
 
     walk("", source)
-    return out
+    return flat[:30]
 
 
 def read_agreement(dataset: str | Path | None, agreement_file: str | Path | None) -> list[tuple[str, float]]:
-    """Agreement figures from `--agreement FILE` (JSON or YAML), else from the dataset card's `agreement` key."""
+    """Agreement figures from `--agreement FILE` (JSON or YAML), else the build's `DATASET/agreement.json`,
+    else an `agreement` mapping in the dataset card."""
     if agreement_file:
         path = Path(agreement_file)
         if not path.is_file():
@@ -121,12 +174,23 @@ def read_agreement(dataset: str | Path | None, agreement_file: str | Path | None
             raise InputError(path, f"not JSON or YAML ({type(e).__name__})") from None
         figures = agreement_figures(raw.get("agreement", raw) if isinstance(raw, dict) else raw)
         if not figures:
-            raise InputError(path, "holds no numeric agreement figures")
+            raise InputError(path, "holds no agreement figures (alpha, kappa, F1 or agreement values)")
         return figures
     if dataset is None:
         return []
+    copied = Path(dataset) / "agreement.json"
+    if copied.is_file():
+        try:
+            return agreement_figures(json.loads(copied.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            log.warning("%s: not readable JSON (%s); no human ceiling shown", copied, e)
+            return []
     meta = card_metadata(dataset)
-    return agreement_figures(meta.get("agreement")) if meta.get("agreement") else []
+    inner = meta.get("newsstance") if isinstance(meta.get("newsstance"), dict) else {}
+    for raw in (meta.get("agreement"), inner.get("agreement")):
+        if isinstance(raw, dict | list):
+            return agreement_figures(raw)
+    return []
 
 
 def dump_jsonl(rows: list[dict[str, Any]]) -> str:

@@ -218,7 +218,7 @@ def evaluate(
     result.update({
         "model": model, "model_name": model_name(model) or Path(str(predictions)).stem,
         "predictions": str(predictions) if predictions else None, "dataset": str(dataset), "split": split,
-        "dataset_digest": data.dataset_digest(meta), "codebook_version": load_codebook(codebook).version,
+        "dataset_digest": data.dataset_digest(dataset, meta), "codebook_version": load_codebook(codebook).version,
         "source_run_id": source_run, "model_id": model_id,
         "agreement": [{"name": k, "value": v} for k, v in figures],
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

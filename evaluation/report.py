@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from evaluation import plots
+from evaluation.data import ANNOTATOR_MACRO, SPECIFIC
 
 METRIC_NAMES = {"macro_f1": "Macro-F1 (gold-present labels)", "f_avg": "F_avg (support, oppose; SemEval-2016)",
                 "accuracy": "Accuracy", "ece": "Expected calibration error"}
@@ -47,6 +48,30 @@ def _headline_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def ceiling_rows(r: dict[str, Any]) -> list[list[str]]:
+    """(measure, model score, annotators' figure): comparable pairs first (macro-F1, per-class F1), then the
+    annotators' other measures (alpha, kappa, ...) on their own."""
+    figures = {a["name"]: a["value"] for a in r.get("agreement") or []}
+    rows, used = [], set()
+    if ANNOTATOR_MACRO in figures:
+        rows.append(["macro-F1", _iv(r["metrics"]["macro_f1"]), f"{figures[ANNOTATOR_MACRO]:.3f}"])
+        used.add(ANNOTATOR_MACRO)
+    observed = next((n for n in figures if n.startswith("stance: observed agreement")), None)
+    if observed:
+        rows.append(["accuracy (annotators: observed agreement)", _iv(r["metrics"]["accuracy"]),
+                     f"{figures[observed]:.3f}"])
+        used.add(observed)
+    for label in r["labels"]:
+        name = SPECIFIC.format(label=label)
+        if name in figures:
+            pc = r["per_class"][label]
+            rows.append([f"F1 {label}", f"{pc['f1']:.3f} [{pc['f1_low']:.3f}, {pc['f1_high']:.3f}]",
+                         f"{figures[name]:.3f}"])
+            used.add(name)
+    rows += [[name, "–", f"{value:.3f}"] for name, value in figures.items() if name not in used]
+    return rows
+
+
 def _per_class_rows(r: dict[str, Any]) -> list[list[str]]:
     out = []
     for n in r["labels"]:
@@ -79,9 +104,7 @@ def markdown(r: dict[str, Any], image_files: list[str]) -> str:
     parts += ["", "## Human ceiling", ""]
     if r.get("agreement"):
         parts += ["Model scores beside the annotators' agreement on the same scheme.", "",
-                  _md_table(["measure", "value"], [["model macro-F1", _iv(r["metrics"]["macro_f1"])],
-                                                   ["model accuracy", _iv(r["metrics"]["accuracy"])]]
-                            + [[f"agreement: {a['name']}", f"{a['value']:.3f}"] for a in r["agreement"]])]
+                  _md_table(["measure", "model [95% CI]", "annotators"], ceiling_rows(r))]
     else:
         parts.append("No agreement figures in the dataset card (pass `--agreement FILE`).")
     parts += ["", "## Per class", "", _md_table(["label", "precision", "recall", "F1 [95% CI]", "gold", "predicted"],
@@ -153,11 +176,8 @@ def html(r: dict[str, Any], pngs: dict[str, bytes]) -> str:
                                                    _headline_rows(r)], "scores")
     if r.get("agreement"):
         ceiling = ("<h3>Human ceiling</h3><p>The annotators' agreement on the same scheme, beside the model.</p>"
-                   + _table(["measure", "value"],
-                            [["model macro-F1", e(_iv(r["metrics"]["macro_f1"]))],
-                             ["model accuracy", e(_iv(r["metrics"]["accuracy"]))]]
-                            + [[f"agreement: {e(a['name'])}", f"{a['value']:.3f}"] for a in r["agreement"]],
-                            "ceiling"))
+                   + _table(["measure", "model [95% CI]", "annotators"],
+                            [[e(c) for c in row] for row in ceiling_rows(r)], "ceiling"))
     else:
         ceiling = "<h3>Human ceiling</h3><p>No agreement figures in the dataset card (pass --agreement FILE).</p>"
     macro = r["metrics"]["macro_f1"]

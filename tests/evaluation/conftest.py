@@ -47,17 +47,23 @@ def statement_rows(n_articles: int, per_article: int, split: str, seed: int = 0)
 
 
 CARD = """---
-dataset_info:
-  config_name: statements
-content_digest: sha256:abc123
-agreement:
-  stance:
-    krippendorff_alpha: 0.71
-    cohen_kappa: 0.69
-  statement_f1: 0.64
+pretty_name: tiny
+newsstance:
+  digest: sha256:abc123
+  digest_method: test
 ---
 # tiny
 """
+# the shape `annotation agreement --json` writes and `corpus build --agreement` copies to DATASET/agreement.json
+AGREEMENT = {
+    "tasks_compared": 10,
+    "stance": {"units": 40, "krippendorff_alpha": 0.71, "mean_cohen_kappa": 0.69, "observed_agreement": 0.8,
+               "per_label": {"support": {"specific_agreement": 0.84, "agreed": 16, "codings": 38},
+                             "oppose": {"specific_agreement": 0.8, "agreed": 14, "codings": 35},
+                             "neutral": {"specific_agreement": 0.0, "agreed": 0, "codings": 0}}},
+    "statements": {"f1": 0.64, "matches": 30, "codings": 94},
+    "by_pair": [{"annotators": ["a", "b"], "cohen_kappa": 0.69}],
+}
 
 
 def save_dataset(root: Path, splits: dict[str, list[dict[str, Any]]], card: str | None = CARD) -> Path:
@@ -75,6 +81,7 @@ def save_dataset(root: Path, splits: dict[str, list[dict[str, Any]]], card: str 
     dd.save_to_disk(str(root / "statements"))
     if card:
         (root / "README.md").write_text(card, encoding="utf-8")
+        (root / "agreement.json").write_text(json.dumps(AGREEMENT), encoding="utf-8")
     return root
 
 

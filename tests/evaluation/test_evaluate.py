@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from corpus.errors import InputError
 from evaluation.cli import app
-from evaluation.data import agreement_figures, load_split
+from evaluation.data import agreement_figures, load_split, read_agreement
 from evaluation.error_analysis import LabelStudioLinks
 from evaluation.evaluate import EvaluateSettings, evaluate
 from evaluation.metrics import accuracy, macro_f1
@@ -66,8 +66,11 @@ def test_breakdowns_agreement_and_errors(evaluated: tuple[Path, dict]) -> None:
     assert sum(b["n"] for b in r["breakdowns"]["Source"]) == 48
     assert {b["label"] for b in r["breakdowns"]["Policy option"]} == {"US troops on Mexican soil",
                                                                       "Stronger border security"}
-    assert {a["name"]: a["value"] for a in r["agreement"]} == {
-        "stance.krippendorff_alpha": 0.71, "stance.cohen_kappa": 0.69, "statement_f1": 0.64}
+    figures = {a["name"]: a["value"] for a in r["agreement"]}
+    assert figures["stance: Krippendorff's alpha (nominal)"] == 0.71
+    assert figures["stance: annotators' macro-F1 (mean specific agreement)"] == pytest.approx(0.82)  # neutral uncoded
+    assert figures["whole statements (actor, policy, stance): F1 between annotators"] == 0.64
+    assert len(figures) == 7  # 4 headline measures, 2 labels coded, their mean
     assert r["dataset_digest"] == "sha256:abc123"
     errs = r["errors"]
     assert len(errs) == 5 and r["n_errors"] >= 5
@@ -80,9 +83,12 @@ def test_breakdowns_agreement_and_errors(evaluated: tuple[Path, dict]) -> None:
 
 
 def test_report_sets_model_beside_agreement(evaluated: tuple[Path, dict]) -> None:
-    out, _ = evaluated
+    out, r = evaluated
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert "## Human ceiling" in md and "agreement: stance.krippendorff_alpha | 0.710" in md
+    assert "## Human ceiling" in md
+    macro = r["metrics"]["macro_f1"]
+    assert f"| macro-F1 | {macro['point']:.3f} [{macro['low']:.3f}, {macro['high']:.3f}] | 0.820 |" in md
+    assert "| F1 support | " in md and "| stance: Krippendorff's alpha (nominal) | – | 0.710 |" in md
     assert "![Confusion matrix](confusion_matrix.png)" in md
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 3
@@ -173,9 +179,18 @@ def test_bad_dataset_and_out_folder(tiny_dataset: Path, tmp_path: Path) -> None:
                  loader=lambda uri: FakePredictor(labels=["support", "maybe", "neutral"]))
 
 
-def test_agreement_figures_flatten() -> None:
+def test_agreement_figures_of_another_shape_keep_the_measures() -> None:
     raw = {"stance": {"alpha": 0.7, "n": 40}, "pairs": [{"name": "A-B", "kappa": 0.6}], "ok": True, "note": "x"}
-    assert agreement_figures(raw) == [("stance.alpha", 0.7), ("stance.n", 40.0), ("pairs.A-B.kappa", 0.6)]
+    assert agreement_figures(raw) == [("stance.alpha", 0.7), ("pairs.A-B.kappa", 0.6)]
+
+
+def test_agreement_from_the_card_or_a_file(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("---\nagreement:\n  stance_alpha: 0.5\n---\n# x\n", encoding="utf-8")
+    assert read_agreement(tmp_path, None) == [("stance_alpha", 0.5)]
+    f = tmp_path / "a.json"
+    f.write_text('{"tasks": 3}', encoding="utf-8")
+    with pytest.raises(InputError, match="holds no agreement figures"):
+        read_agreement(tmp_path, f)
 
 
 def test_cli_evaluate_and_one_line_errors(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_report_renders_plots_and_tables_offline(tiny_dataset: Path, tmp_path: P
     assert all(i["w"] > 200 and i["h"] > 150 and i["shown"] > 100 for i in images), images  # decoded and laid out
     assert {"scores", "ceiling", "per-class", "confusion", "breakdown", "errors"} <= set(tables)
     assert "Macro-F1 (gold-present labels)" in text and "Human ceiling" in text
-    assert "agreement: stance.krippendorff_alpha" in text and "By actor type" in text
+    assert "Krippendorff's alpha" in text and "By actor type" in text
     assert error_rows == 5
     assert all(u.startswith(("file:", "data:")) for u in requests), requests  # nothing fetched from a network
     assert shot.stat().st_size > 50_000
