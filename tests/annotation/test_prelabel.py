@@ -1,0 +1,107 @@
+"""Pre-annotations: extraction -> Label Studio result, checked against the labelling config, uploaded.
+
+Unit tests use a fake stance predictor (fixed probabilities); the integration test uploads to the real
+Label Studio server of the session and reads the predictions back from the tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from annotation.label_config import build_label_config
+from annotation.prelabel import check_prediction, prediction_result, prelabel_project
+from corpus.codebook import load_codebook
+from corpus.store import CorpusStore
+from training.extract import Extractor
+
+SHORT = ("Sheinbaum rejects US troops\n\nMexican President Claudia Sheinbaum said Mexico would never accept "
+         "the presence of the United States Army on our territory. Trump wants strikes on cartel targets.")
+
+
+class FakePredictor:
+    """Stance probabilities by the policy mention's first letter: varied, deterministic, no model."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+
+    def predict_proba(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        out = []
+        for row in rows:
+            k = ord(row["policy_mention"][0].lower()) % 3
+            p = [0.2, 0.2, 0.2]
+            p[k] = 0.6 if k else 0.45
+            out.append(np.asarray(p) / sum(p))
+        return np.asarray(out)
+
+
+@pytest.fixture(scope="module")
+def extractor() -> Extractor:
+    codebook = load_codebook()
+    return Extractor(FakePredictor(codebook.stance_names), codebook, model_version="fake/1")
+
+
+def test_prediction_result_has_spans_choices_relations_and_passes_the_config(extractor: Extractor) -> None:
+    codebook = extractor.codebook
+    text = CorpusStore().read_article("article-001").text
+    (art,) = extractor.run([("article-001", text)])
+    items, relations = prediction_result(art)
+    spans = [i for i in items if i["type"] == "labels"]
+    choices = [i for i in items if i["type"] == "choices"]
+    rels = [i for i in items if i["type"] == "relation"]
+    assert relations == len(rels) == len(art.statements) > 5
+    assert len(spans) == len(art.mentions) and {c["id"] for c in choices} <= {s["id"] for s in spans}
+    assert all(0 < i["score"] <= 1 for i in items)
+    assert {r["labels"][0] for r in rels} <= set(codebook.stance_names)
+    assert check_prediction(items, text, build_label_config(codebook)) == []
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda items: items[-1].update(labels=["maybe"]), "label 'maybe' not in the config"),
+    (lambda items: items[0]["value"].update(text="nonsense"), "text does not match"),
+    (lambda items: items[1]["value"].update(choices=["not_an_actor"]), "choice 'not_an_actor'"),
+    (lambda items: items[-1].update(from_id=items[-1]["to_id"]), "must run from an Actor to a Policy"),
+    (lambda items: items[-1].update(to_id="nowhere"), "a region is missing"),
+])
+def test_check_prediction_names_each_problem(extractor: Extractor, damage: Any, expected: str) -> None:
+    (art,) = extractor.run([("short", SHORT)])
+    items, _ = prediction_result(art)
+    assert items[-1]["type"] == "relation" and items[1]["type"] == "choices"
+    damage(items)
+    problems = check_prediction(items, SHORT, build_label_config(extractor.codebook))
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.labelstudio
+def test_prelabel_uploads_predictions_that_appear_on_the_tasks(label_studio: Any, extractor: Extractor) -> None:
+    from annotation.client import Connection, LabelStudioClient
+
+    client = LabelStudioClient(Connection(label_studio.url, label_studio.token))
+    codebook = extractor.codebook
+    project = client.create_project("prelabel-unit", build_label_config(codebook), "guideline")
+    seed = CorpusStore().read_article("article-001")
+    ids = client.import_tasks(project["id"], [
+        {"data": {"text": seed.text, "article_id": seed.id}},
+        {"data": {"text": SHORT, "article_id": "short"}},
+        {"data": {"text": SHORT, "article_id": "annotated"}},
+    ])
+    client.create_annotation(ids[2], [])  # an annotated task is never pre-labelled
+    result = prelabel_project(client, extractor, "prelabel-unit", batch_size=2)
+    assert (result.predictions, result.skipped_annotated, result.rejected) == (2, 1, [])
+    tasks = {t["id"]: t for t in client.iter_tasks(project["id"], with_annotations=True)}
+    for task_id in ids[:2]:
+        (pred,) = tasks[task_id]["predictions"]
+        types = {i["type"] for i in pred["result"]}
+        assert {"labels", "choices", "relation"} <= types
+        assert pred["model_version"] == "fake/1" and 0 <= pred["score"] <= 1
+    assert tasks[ids[2]]["predictions"] == []
+    # The queue: the most uncertain task has the lowest score; the project samples by uncertainty.
+    scores = {e.task_id: e.score for e in result.queue}
+    assert [e.task_id for e in result.queue] == sorted(scores, key=scores.get)
+    settings = client.get_project(project["id"])
+    assert settings["sampling"] == "Uncertainty sampling" and settings["model_version"] == "fake/1"
+    # A second pass adds nothing: the tasks already hold this model version's prediction.
+    again = prelabel_project(client, extractor, "prelabel-unit")
+    assert (again.predictions, again.skipped_predicted) == (0, 2)

@@ -1,0 +1,632 @@
+"""Span tagger: find Actor and Policy mentions in article text and normalise them to the codebook.
+
+Two finders share one output, `Mention` (character offsets into the text it was given):
+
+* the gazetteer: the codebook's alias table (`Codebook.alias_table()`) matched on word boundaries, longest
+  alias first; it needs no model and is the fallback wherever no tagger is given;
+* the tagger: transformers token classification over BIO tags, trained from the dataset's `mentions`
+  config (`train_tagger`), tracked in MLflow through `training.tracking` like every run.
+
+Every mention is normalised to a canonical actor or policy option (`normalise`): exact alias, then an
+alias inside the mention ("Mexican President Claudia Sheinbaum" -> "Claudia Sheinbaum") or the mention
+inside an example, then fuzzy (character similarity for names, shared word stems for policy phrases).
+A mention that matches nothing well enough keeps `canonical=None`; callers decide what to do with it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from corpus.codebook import ACTOR_LABEL, POLICY_LABEL, Codebook
+from corpus.errors import InputError
+from training.config import TrackingConfig, apply_overrides, config_path, flatten
+from training.paths import resolve_path, var_dir
+
+log = logging.getLogger(__name__)
+
+MENTIONS = "mentions"
+TAGGER_META = "newsstance-tagger.json"  # beside config.json: the tagger's max length and tag names
+
+# Personal pronouns an actor mention may be; resolved to the nearest preceding person (see resolve_pronouns).
+PRONOUNS = frozenset({"he", "she", "him", "her", "his", "hers", "they", "them"})
+_STOP_WORDS = """
+a an the of to in on for and or but with by at from as that this these those our your their its his her we you
+us they it be is are was were will would can could should may might not no never more less do does did
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A span of `text[start:end]` labelled Actor or Policy, with its canonical codebook id when known."""
+
+    start: int
+    end: int
+    text: str
+    label: str
+    canonical: str | None
+    score: float = 1.0
+    source: str = "gazetteer"
+
+
+# --------------------------------------------------------------------------------------------- normalisation
+def _key(surface: str) -> str:
+    """Comparison key: lower case, single spaces, no leading article, no possessive, curly quotes straight."""
+    s = surface.replace("’", "'").replace("‘", "'").strip().lower()
+    s = re.sub(r"'s$", "", s)
+    s = re.sub(r"\s+", " ", s)
+    return re.sub(r"^(the|a|an) ", "", s)
+
+
+def _stem(word: str) -> str:
+    """A crude suffix stripper: enough to meet 'deploying' with 'deploy' and 'strikes' with 'strike'."""
+    w = word.lower().replace("’", "'").removesuffix("'s")
+    for suffix in ("ations", "ation", "ments", "ment", "ing", "ies", "ed", "es", "s"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            return w[: -len(suffix)]
+    return w
+
+
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    label: str
+    canonical: str
+    key: str
+    stems: frozenset[str]
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
+
+
+def _alias_pattern(surface: str, label: str) -> str:
+    """Actors match with their own capitals (a first letter either way: 'The'/'the'); policy phrases in any case."""
+    def escape(part: str) -> str:
+        return re.escape(part).replace("’", "['’]").replace("'", "['’]")
+
+    if label == POLICY_LABEL:
+        return "(?i:" + escape(surface) + ")"
+    first = surface[0]
+    head = f"[{first.upper()}{first.lower()}]" if first.isalpha() else re.escape(first)
+    return head + escape(surface[1:])
+
+
+class Gazetteer:
+    """The codebook's alias table, compiled once: finds mentions and normalises surface forms."""
+
+    def __init__(self, codebook: Codebook, threshold: float = 0.5) -> None:
+        self.codebook = codebook
+        self.threshold = threshold
+        table = codebook.alias_table()  # longest first: an alternation then prefers the longest alias
+        self._entries = tuple(_Entry(label, cid, _key(s), _stems(s)) for s, label, cid in table)
+        self._definitions = {p.id: _stems(f"{p.label} {p.definition}") for p in codebook.policy_options}
+        groups = "|".join(f"(?P<g{i}>{_alias_pattern(s, label)})" for i, (s, label, _) in enumerate(table))
+        self._pattern = re.compile(rf"(?<!\w)(?:{groups})(?!\w)")
+        self._targets = tuple((label, cid) for _, label, cid in table)
+
+    def find(self, text: str) -> list[Mention]:
+        """Non-overlapping alias matches in `text`, leftmost then longest, normalised by construction."""
+        out = []
+        for m in self._pattern.finditer(text):
+            label, cid = self._targets[int(m.lastgroup[1:])] if m.lastgroup else self._targets[0]
+            out.append(Mention(m.start(), m.end(), m.group(), label, cid, 1.0, "gazetteer"))
+        return out
+
+    def normalise(self, surface: str, label: str) -> tuple[str | None, float]:
+        """The canonical id of a mention and a score in [0, 1]; (None, best score) below the threshold or on a tie."""
+        key = _key(surface)
+        entries = [e for e in self._entries if e.label == label]
+        if not key or key in PRONOUNS:
+            return None, 0.0
+        for e in entries:  # exact alias
+            if e.key == key:
+                return e.canonical, 1.0
+        for e in entries:  # an alias inside the mention, longest first
+            if len(e.key) >= 4 and _contains(key, e.key):
+                return e.canonical, 0.9
+        for e in entries:  # the mention inside a longer example
+            if len(key) >= 6 and _contains(e.key, key) and len(key) >= 0.4 * len(e.key):
+                return e.canonical, 0.85
+        scores: dict[str, float] = {}
+        for e in entries:  # near-identical spelling ("Sheinbaum's government" is caught above; typos here)
+            ratio = difflib.SequenceMatcher(None, key, e.key).ratio()
+            if ratio >= 0.85:
+                scores[e.canonical] = max(scores.get(e.canonical, 0.0), ratio)
+        stems = _stems(surface)
+        if label == POLICY_LABEL and stems:
+            for e in entries:  # shared word stems with the option's label and examples (Dice)
+                shared = len(stems & e.stems)
+                if shared:
+                    dice = 2 * shared / (len(stems) + len(e.stems))
+                    scores[e.canonical] = max(scores.get(e.canonical, 0.0), 0.8 * dice)
+            for pid, definition in self._definitions.items():  # words of the definition: weaker evidence
+                recall = len(stems & definition) / len(stems)
+                scores[pid] = max(scores.get(pid, 0.0), 0.6 * recall)
+        if not scores:
+            return None, 0.0
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        best, score = ranked[0]
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        if score < self.threshold or score - runner_up < 0.05:
+            return None, round(score, 4)
+        return best, round(score, 4)
+
+    def normalised(self, mention: Mention) -> Mention:
+        """`mention` with its canonical id filled in (kept as is when it already has one)."""
+        if mention.canonical is not None:
+            return mention
+        cid, score = self.normalise(mention.text, mention.label)
+        return replace(mention, canonical=cid, score=round(mention.score * (score if cid else 1.0), 4))
+
+
+def resolve_pronouns(mentions: list[Mention], codebook: Codebook) -> list[Mention]:
+    """Give each unresolved pronoun Actor mention the canonical id of the nearest preceding person actor."""
+    persons = {a.id for a in codebook.actors if a.type == "person"}
+    out: list[Mention] = []
+    last_person: str | None = None
+    for m in sorted(mentions, key=lambda m: (m.start, m.end)):
+        if m.label == ACTOR_LABEL and m.canonical is None and _key(m.text) in PRONOUNS and last_person:
+            m = replace(m, canonical=last_person, score=round(m.score * 0.8, 4))
+        if m.label == ACTOR_LABEL and m.canonical in persons:
+            last_person = m.canonical
+        out.append(m)
+    return out
+
+
+def merge_mentions(primary: Iterable[Mention], fallback: Iterable[Mention]) -> list[Mention]:
+    """`primary` mentions plus every `fallback` mention that overlaps none of them, in text order."""
+    chosen = sorted(primary, key=lambda m: (m.start, m.end))
+    taken = [(m.start, m.end) for m in chosen]
+    for m in fallback:
+        if all(m.end <= s or m.start >= e for s, e in taken):
+            chosen.append(m)
+            taken.append((m.start, m.end))
+    return sorted(chosen, key=lambda m: (m.start, m.end))
+
+
+# --------------------------------------------------------------------------------------------- config
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class TaggerData(_Section):
+    """The mentions config of a dataset build: sentences with tokens and BIO tags."""
+
+    dataset: str = Field("var/dataset", description="DATASET folder holding mentions/ (and digest.json).")
+    train_split: str = Field("train", min_length=1)
+    validation_split: str = Field("validation", min_length=1)
+    max_train_samples: int | None = Field(None, ge=1, description="Cap on training sentences (quick runs).")
+    max_validation_samples: int | None = Field(None, ge=1)
+    empty_ratio: float | None = Field(
+        1.0, ge=0, description="Sentences without any mention kept per sentence with one (None: keep all); "
+                               "imported corpora tag only the sentences their statements came from.")
+
+
+class TaggerModel(_Section):
+    """The token classifier: `model` is a local folder, `package:<module>` or a hub id."""
+
+    model: str = Field(min_length=1)
+    random_init: bool = Field(False, description="Build the model from its config with random weights (tests).")
+    max_length: int = Field(128, ge=8, le=4096)
+    epochs: float = Field(3.0, gt=0, le=100)
+    learning_rate: float = Field(5e-5, gt=0, le=1)
+    batch_size: int = Field(16, ge=1, le=4096)
+    eval_batch_size: int = Field(64, ge=1, le=4096)
+    weight_decay: float = Field(0.01, ge=0, lt=1)
+    warmup_ratio: float = Field(0.1, ge=0, le=0.5)
+    threads: int | None = Field(None, ge=1, le=256)
+
+
+class TaggerConfig(_Section):
+    """One tagger training run (the stance TrainConfig's shape, with `kind: tagger`)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Literal["tagger"] = "tagger"
+    seed: int = Field(13, ge=0, le=2**32 - 1)
+    deterministic: bool = False
+    output_dir: str | None = Field(None, description="Checkpoints and the saved model (default var/runs/<name>).")
+    data: TaggerData = Field(default_factory=TaggerData)
+    tracking: TrackingConfig = Field(default_factory=lambda: TrackingConfig(
+        experiment="newsstance-tagger", registered_model="newsstance-tagger"))
+    transformer: TaggerModel
+
+    def flat(self) -> dict[str, Any]:
+        return flatten(self.model_dump(mode="json"))
+
+
+def load_tagger_config(path: str | Path, overrides: list[str] | None = None) -> tuple[TaggerConfig, Path]:
+    """Read, override (`a.b=value`) and validate a tagger config; InputError names the offending key."""
+    file = config_path(path)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(file, f"not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        raise InputError(file, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(raw, dict):
+        raise InputError(file, "a tagger config must be a YAML mapping")
+    raw = apply_overrides(raw, overrides or [], str(file))
+    try:
+        return TaggerConfig.model_validate(_floats(raw)), file
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        what = {"extra_forbidden": "unknown key", "missing": "required key missing"}.get(
+            err["type"], str(err["msg"]).removeprefix("Value error, "))
+        raise InputError(file, f"{loc}: {what}" if loc else what) from None
+
+
+def _floats(node: Any) -> Any:
+    """YAML 1.1 leaves '1e-4' a string; configs mean a float."""
+    if isinstance(node, dict):
+        return {k: _floats(v) for k, v in node.items()}
+    if isinstance(node, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", node):
+        return float(node)
+    return node
+
+
+# --------------------------------------------------------------------------------------------- BIO spans
+def bio_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """(first token, last token + 1, label) of each BIO span; an I- without its B- opens a span (lenient)."""
+    spans: list[tuple[int, int, str]] = []
+    start, label = None, None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, name = tag.partition("-")
+        if start is not None and (prefix in ("O", "B") or name != label):
+            spans.append((start, i, label or ""))
+            start, label = None, None
+        if prefix == "B" or (prefix == "I" and start is None):
+            start, label = i, name
+    return spans
+
+
+def span_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Exact-span precision, recall and F1 (micro, and F1 per label), as a span tagger is usually scored."""
+    tp: Counter = Counter()
+    n_gold: Counter = Counter()
+    n_pred: Counter = Counter()
+    for g, p in zip(gold, pred, strict=True):
+        gs, ps = set(bio_spans(g)), set(bio_spans(p))
+        for s in gs:
+            n_gold[s[2]] += 1
+        for s in ps:
+            n_pred[s[2]] += 1
+        for s in gs & ps:
+            tp[s[2]] += 1
+
+    def f1(t: int, g: int, p: int) -> tuple[float, float, float]:
+        prec = t / p if p else 0.0
+        rec = t / g if g else 0.0
+        return prec, rec, (2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+
+    precision, recall, f = f1(sum(tp.values()), sum(n_gold.values()), sum(n_pred.values()))
+    out = {"span_precision": precision, "span_recall": recall, "span_f1": f}
+    for label in sorted(set(n_gold) | set(n_pred)):
+        out[f"span_f1_{label}"] = f1(tp[label], n_gold[label], n_pred[label])[2]
+    return out
+
+
+# --------------------------------------------------------------------------------------------- the model
+def _mentions_dir(dataset: str | Path) -> Path:
+    root = resolve_path(dataset)
+    if not root.exists():
+        raise InputError(root, "dataset folder not found (build one with `python -m corpus build`)")
+    for candidate in (root / MENTIONS, root):
+        if (candidate / "dataset_dict.json").is_file():
+            return candidate
+    raise InputError(root, f"not a dataset: no {MENTIONS}/dataset_dict.json (build one with `python -m corpus build`)")
+
+
+def _tag_names(ds: Any, codebook: Codebook) -> list[str]:
+    feature = ds.features.get("tags")
+    names = getattr(getattr(feature, "feature", None), "names", None)
+    if names:
+        return list(names)
+    return ["O", *(f"{p}-{s.value}" for s in codebook.span_labels for p in ("B", "I"))]
+
+
+def _subsample(ds: Any, empty_ratio: float | None, cap: int | None, seed: int) -> Any:
+    """Keep every sentence with a mention, `empty_ratio` empty sentences per such sentence, at most `cap` rows."""
+    if empty_ratio is not None:
+        has = [any(t != 0 for t in tags) for tags in ds["tags"]]
+        full = [i for i, h in enumerate(has) if h]
+        empty = [i for i, h in enumerate(has) if not h]
+        keep_empty = min(len(empty), int(round(empty_ratio * max(len(full), 1))))
+        rng = random.Random(seed)
+        ds = ds.select(sorted(full + rng.sample(empty, keep_empty)))
+    if cap is not None and len(ds) > cap:
+        ds = ds.shuffle(seed=seed).select(range(cap))
+    return ds
+
+
+def _encode(batch: dict[str, list[Any]], tokenizer: Any, max_length: int) -> dict[str, Any]:
+    """Tokenise pre-split words; the first sub-token of each word carries its tag, the rest -100."""
+    enc = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+    labels = []
+    for i, tags in enumerate(batch["tags"]):
+        row, previous = [], None
+        for word in enc.word_ids(i):
+            row.append(-100 if word is None or word == previous else int(tags[word]))
+            previous = word
+        labels.append(row)
+    enc["labels"] = labels
+    return enc
+
+
+@dataclass(frozen=True)
+class TaggerRun:
+    """What a tagger training produced: the run, the logged model, its scores and registry entry."""
+
+    run_id: str
+    model_uri: str
+    model_dir: Path
+    metrics: dict[str, float]
+    registered: str | None  # "name/version"
+
+
+def train_tagger(config: TaggerConfig, config_file: Path | None = None, dataset: str | None = None,
+                 tracking_uri: str | None = None, codebook: Codebook | None = None) -> TaggerRun:
+    """Fine-tune a token classifier on DATASET/mentions, score spans on validation, log and register it."""
+    import numpy as np
+    import torch
+    from datasets import load_from_disk
+    from transformers import (
+        AutoConfig,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        DataCollatorForTokenClassification,
+        PrinterCallback,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        set_seed,
+    )
+
+    from corpus.codebook import load_codebook
+    from training import tracking
+    from training.transformer import resolve_model
+
+    codebook = codebook or load_codebook()
+    if dataset:
+        config = config.model_copy(update={"data": config.data.model_copy(update={"dataset": dataset})})
+    uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.uri)
+    tracking.check_reachable(uri)
+    folder = _mentions_dir(config.data.dataset)
+    dd = load_from_disk(str(folder))
+    for split in (config.data.train_split, config.data.validation_split):
+        if split not in dd:
+            raise InputError(folder, f"no split {split!r}; the dataset has {', '.join(dd.keys())}")
+    train_ds = _subsample(dd[config.data.train_split], config.data.empty_ratio, config.data.max_train_samples,
+                          config.seed)
+    val_ds = dd[config.data.validation_split]
+    if config.data.max_validation_samples and len(val_ds) > config.data.max_validation_samples:
+        val_ds = val_ds.select(range(config.data.max_validation_samples))
+    if len(train_ds) == 0:
+        raise InputError(folder, f"split {config.data.train_split!r} has no sentences to train on")
+    names = _tag_names(dd[config.data.train_split], codebook)
+    id2label = dict(enumerate(names))
+    label2id = {n: i for i, n in id2label.items()}
+    source = resolve_model(config.transformer.model)
+    set_seed(config.seed, deterministic=config.deterministic)
+    if config.transformer.threads:
+        torch.set_num_threads(config.transformer.threads)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if not getattr(tokenizer, "is_fast", False):
+        raise InputError(source, "the tagger needs a fast tokenizer (word alignment)")
+    if config.transformer.random_init:
+        hf_config = AutoConfig.from_pretrained(source, num_labels=len(names), id2label=id2label, label2id=label2id)
+        model = AutoModelForTokenClassification.from_config(hf_config)
+    else:
+        model = AutoModelForTokenClassification.from_pretrained(
+            source, num_labels=len(names), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True)
+    cols = list(train_ds.column_names)
+    max_length = config.transformer.max_length
+    train_enc = train_ds.map(_encode, batched=True, remove_columns=cols,
+                             fn_kwargs={"tokenizer": tokenizer, "max_length": max_length})
+    val_enc = val_ds.map(_encode, batched=True, remove_columns=val_ds.column_names,
+                         fn_kwargs={"tokenizer": tokenizer, "max_length": max_length}) if len(val_ds) else None
+
+    def compute(pred: Any) -> dict[str, float]:
+        logits, labels = pred
+        best = np.argmax(logits, axis=-1)
+        gold_tags, pred_tags = [], []
+        for b, lab in zip(best, labels, strict=True):
+            keep = lab != -100
+            gold_tags.append([names[i] for i in lab[keep]])
+            pred_tags.append([names[i] for i in b[keep]])
+        return span_scores(gold_tags, pred_tags)
+
+    out_dir = Path(config.output_dir) if config.output_dir else var_dir() / "runs" / config.name
+    history: list[dict[str, float]] = []
+
+    class _Epochs(TrainerCallback):  # per-epoch metrics into the open MLflow run
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None,
+                   **kw: Any) -> None:
+            if logs:
+                step = int(round(state.epoch or 0))
+                clean = {(k if k.startswith("eval_") else f"train_{k}"): v for k, v in logs.items()
+                         if isinstance(v, int | float) and k not in ("epoch", "total_flos")}
+                tracking.log_metrics(clean, step=step)
+                history.append({"epoch": state.epoch or 0, **clean})
+
+    args = TrainingArguments(
+        output_dir=str(out_dir / "checkpoints"), num_train_epochs=config.transformer.epochs,
+        learning_rate=config.transformer.learning_rate, per_device_train_batch_size=config.transformer.batch_size,
+        per_device_eval_batch_size=config.transformer.eval_batch_size, weight_decay=config.transformer.weight_decay,
+        warmup_steps=config.transformer.warmup_ratio, eval_strategy="epoch" if val_enc is not None else "no",
+        logging_strategy="epoch", save_strategy="no", report_to=[], use_cpu=not torch.cuda.is_available(),
+        seed=config.seed, disable_tqdm=not log.isEnabledFor(logging.INFO), dataloader_num_workers=0)
+    trainer = Trainer(model=model, args=args, train_dataset=train_enc, eval_dataset=val_enc,
+                      data_collator=DataCollatorForTokenClassification(tokenizer), processing_class=tokenizer,
+                      compute_metrics=compute, callbacks=[_Epochs()])
+    trainer.remove_callback(PrinterCallback)  # metrics go to MLflow and the log, not to stdout
+    with tracking.start_run(uri, config.tracking.experiment, run_name=config.name,
+                            tags={"task": "tagger", "kind": "tagger"}) as run_id:
+        tracking.log_params(config.flat())
+        digest = _digest(folder)
+        tracking.set_tags({"dataset_digest": digest, "dataset_path": str(folder)})
+        shown = [c for c in ("id", "text", "tags") if c in train_ds.column_names]
+        tracking.log_dataset(train_ds.select_columns(shown).to_pandas(), name=f"{folder.parent.name}/{MENTIONS}",
+                             digest=digest, source=str(folder), context="training", targets="tags")
+        if config_file is not None:
+            tracking.log_artifact(config_file, "config")
+        trainer.train()
+        metrics = {k.removeprefix("eval_"): float(v) for k, v in (trainer.evaluate() if val_enc is not None
+                                                                   else {}).items() if isinstance(v, int | float)}
+        tracking.log_metrics({f"validation_{k}": v for k, v in metrics.items()})
+        model_dir = out_dir / "model"
+        trainer.save_model(str(model_dir))
+        tokenizer.save_pretrained(str(model_dir))
+        (model_dir / TAGGER_META).write_text(json.dumps({"kind": "tagger", "max_length": max_length,
+                                                         "tags": names}, indent=1), encoding="utf-8")
+        model_uri = _log_tagger_model(model_dir)
+        registered = None
+        if config.tracking.registry:
+            reg = tracking.register(model_uri, config.tracking.registered_model, metrics.get("span_f1", 0.0), run_id)
+            registered = f"{reg.name}/{reg.version}"
+    return TaggerRun(run_id, model_uri, model_dir, metrics, registered)
+
+
+def _digest(folder: Path) -> str:
+    for candidate in (folder.parent / "digest.json", folder / "digest.json"):
+        if candidate.is_file():
+            try:
+                return str(json.loads(candidate.read_text(encoding="utf-8"))["digest"])
+            except (ValueError, KeyError, TypeError):
+                break
+    return "unknown"
+
+
+def _log_tagger_model(model_dir: Path) -> str:
+    """Log the saved tagger folder as a pyfunc (text -> mentions JSON); returns the model URI."""
+    import mlflow.pyfunc
+
+    from training import tracking
+
+    class TaggerModel(mlflow.pyfunc.PythonModel):
+        def load_context(self, context: Any) -> None:
+            self.tagger = SpanTagger.from_folder(Path(context.artifacts["hf_model"]))
+
+        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - MLflow reads hints
+            texts = list(model_input["text"]) if hasattr(model_input, "columns") else list(model_input)
+            return [json.dumps([m.__dict__ for m in ms]) for ms in self.tagger.predict_many(texts)]
+
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=TaggerModel(), artifacts={"hf_model": str(model_dir)},
+        pip_requirements=tracking._pip_requirements("torch", "transformers", "pandas", "numpy"),
+        code_paths=tracking._code_paths())
+    return info.model_uri
+
+
+# --------------------------------------------------------------------------------------------- inference
+class SpanTagger:
+    """A trained token classifier that marks Actor/Policy spans in text (offsets into that text)."""
+
+    def __init__(self, model: Any, tokenizer: Any, max_length: int = 256, batch_size: int = 32,
+                 version: str = "local") -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.version = version
+        self.names = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+
+    @classmethod
+    def from_folder(cls, folder: Path, version: str = "local", **options: Any) -> SpanTagger:
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        if not (folder / "config.json").is_file():
+            raise InputError(folder, "not a tagger model folder (no config.json)")
+        model = AutoModelForTokenClassification.from_pretrained(str(folder))
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        # Whole sentences at inference: up to the model's own limit, not the (shorter) training length.
+        options.setdefault("max_length", min(int(getattr(model.config, "max_position_embeddings", 512) or 512), 512))
+        return cls(model, tokenizer, version=version, **options)
+
+    def predict(self, text: str) -> list[Mention]:
+        return self.predict_many([text])[0]
+
+    def predict_many(self, texts: Sequence[str]) -> list[list[Mention]]:
+        """Mentions per text: every sentence tagged, BIO tags decoded to character spans (canonical unset)."""
+        import torch
+
+        from corpus.sentences import split_sentences, tokenize
+
+        units = []  # (text index, sentence start, words, word starts, word ends)
+        for t, text in enumerate(texts):
+            for start, end in split_sentences(text):
+                words, starts, ends = tokenize(text, start, end)
+                if words:
+                    units.append((t, start, words, starts, ends))
+        out: list[list[Mention]] = [[] for _ in texts]
+        for b in range(0, len(units), self.batch_size):
+            chunk = units[b: b + self.batch_size]
+            enc = self.tokenizer([u[2] for u in chunk], is_split_into_words=True, truncation=True,
+                                 max_length=self.max_length, padding=True, return_tensors="pt")
+            with torch.inference_mode():
+                probs = torch.softmax(self.model(**{k: v for k, v in enc.items()}).logits, dim=-1)
+            for i, (t, base, words, starts, ends) in enumerate(chunk):
+                word_probs: dict[int, Any] = {}
+                for pos, word in enumerate(enc.word_ids(i)):
+                    if word is not None and word not in word_probs:
+                        word_probs[word] = probs[i, pos]
+                tags, conf = [], []
+                for w in range(len(words)):  # words cut off by truncation are outside any span
+                    p = word_probs.get(w)
+                    k = int(p.argmax()) if p is not None else 0
+                    tags.append(self.names[k] if p is not None else "O")
+                    conf.append(float(p[k]) if p is not None else 1.0)
+                for first, last, label in bio_spans(tags):
+                    s, e = base + starts[first], base + ends[last - 1]
+                    score = sum(conf[first:last]) / (last - first)
+                    out[t].append(Mention(s, e, texts[t][s:e], label, None, round(score, 4), "tagger"))
+        return out
+
+
+def load_tagger(ref: str | Path, tracking_uri: str | None = None) -> SpanTagger:
+    """A tagger from a model folder, a downloaded MLflow model folder, or an MLflow URI (models:/..., runs:/...)."""
+    path = resolve_path(str(ref))
+    version = str(ref)
+    if not path.exists():
+        if "://" not in str(ref) and not str(ref).startswith("models:/"):
+            raise InputError(ref, "tagger model not found (a model folder or an MLflow URI such as "
+                                  "models:/newsstance-tagger@champion)")
+        from training import tracking
+
+        path = tracking.download_model(str(ref), tracking_uri)
+    artifacts = sorted((path / "artifacts").glob("*")) if (path / "artifacts").is_dir() else []
+    for candidate in (path, *artifacts):
+        if (candidate / "config.json").is_file():
+            return SpanTagger.from_folder(candidate, version=version)
+    raise InputError(ref, "holds no tagger model (no config.json)")
+
+
+def find_mentions(text: str, gazetteer: Gazetteer, tagger: SpanTagger | None = None,
+                  tagged: list[Mention] | None = None, fallback: bool = True) -> list[Mention]:
+    """Mentions of `text`: the tagger's (normalised), plus gazetteer matches where the tagger found nothing
+    (or the gazetteer's alone without a tagger), with pronouns resolved to the preceding person."""
+    if tagger is None and tagged is None:
+        mentions = gazetteer.find(text)
+    else:
+        found = tagged if tagged is not None else tagger.predict(text)  # type: ignore[union-attr]
+        mentions = [gazetteer.normalised(m) for m in found]
+        if fallback:
+            mentions = merge_mentions(mentions, gazetteer.find(text))
+    return resolve_pronouns(mentions, gazetteer.codebook)
