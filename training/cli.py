@@ -1,0 +1,156 @@
+"""`python -m training`: train stance classifiers, predict with them, open the MLflow UI. Thin typer wrappers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from corpus.errors import NewsstanceError
+
+app = typer.Typer(help="Train stance classifiers from the statements dataset, tracked in MLflow.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def fail(err: NewsstanceError) -> None:
+    """One line on stderr and a non-zero exit: the CLI's only way of reporting bad input."""
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(err.exit_code)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("mlflow", "alembic", "urllib3", "transformers", "datasets"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "-" if value is None else str(value)
+
+
+def summary_table(s: Any) -> str:
+    """The end-of-run summary: per-epoch metrics, then the run, its model and where to see it."""
+    lines = []
+    keys = ["train_loss", "train_macro_f1", "train_accuracy", "validation_loss", "validation_macro_f1",
+            "validation_accuracy"]
+    lines.append("| epoch | " + " | ".join(keys) + " |")
+    lines.append("|---" * (len(keys) + 1) + "|")
+    for h in s.history:
+        lines.append(f"| {_fmt(h.get('epoch'))} | " + " | ".join(_fmt(h.get(k)) for k in keys) + " |")
+    rows = [
+        ("run", s.run_id), ("experiment", s.experiment), ("tracking URI", s.tracking_uri),
+        ("config", f"{s.config} ({s.kind}, input {s.input_form})"),
+        ("dataset", f"{s.dataset} (digest {s.digest[:16]}; train {s.train_rows}, validation {s.validation_rows})"),
+        ("validation macro-F1", _fmt(s.metrics.get("validation_macro_f1"))),
+        ("validation accuracy", _fmt(s.metrics.get("validation_accuracy"))),
+        ("best epoch", s.best_epoch), ("train samples/s", _fmt(s.samples_per_second)),
+        ("selected", ", ".join(f"{k}={v}" for k, v in s.extra.items() if k.startswith("selected.")) or None),
+        ("model folder", s.model_dir), ("model URI", s.extra.get("model_uri")),
+        ("registered", f"{s.registered} v{s.version}" if s.registered else None),
+        ("champion", ("moved to this version" if s.champion else
+                      f"kept (champion's validation macro-F1 {_fmt(s.previous_champion_score)})")
+         if s.registered else None),
+        ("time", f"{s.seconds:.1f} s" + (" (resumed)" if s.resumed else "")),
+    ]
+    lines.append("")
+    width = max(len(k) for k, _ in rows)
+    lines += [f"{k.ljust(width)}  {_fmt(v)}" for k, v in rows]
+    lines.append(f"{'see it'.ljust(width)}  python -m training ui  (or: mlflow ui --backend-store-uri URI)")
+    return "\n".join(lines)
+
+
+@app.command()
+def train(
+    config: Annotated[str, typer.Option("--config", help="Config YAML: a path, or the name of a bundled config "
+                                                         "(majority, tfidf_logreg, minilm, tiny).")],
+    dataset: Annotated[str | None, typer.Option(help="DATASET folder holding statements/ (default: the config's "
+                                                     "data.dataset, var/dataset).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config field, key=value with a dotted "
+                                                                 "key (value parsed as YAML); repeatable.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the interrupted run from its last checkpoint, into the "
+                                              "same MLflow run.")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
+                                                          "the config's, else sqlite in var/mlflow/).")] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment (default: the config's).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Train one model from a config; one MLflow run; print a summary table."""
+    from training.config import load_config
+    from training.run import train as run_training
+    from training.transformer import is_main_process
+
+    _quiet_libraries()
+    try:
+        cfg, file = load_config(config, set_ or [])
+        summary = run_training(cfg, file, dataset=dataset, tracking_uri=tracking_uri, experiment=experiment,
+                               resume=resume, progress=not quiet)
+    except NewsstanceError as e:
+        fail(e)
+    if is_main_process():
+        typer.echo(summary_table(summary))
+
+
+@app.command()
+def predict(
+    input_: Annotated[str, typer.Argument(metavar="INPUT", help="DATASET:split (e.g. var/dataset:test), or a .jsonl/"
+                                                                ".csv with text, actor, policy columns.")],
+    model: Annotated[str, typer.Option(help="Model folder or MLflow URI (models:/newsstance-stance@champion, "
+                                            "models:/m-..., runs:/...).")],
+    out: Annotated[Path, typer.Option(help="Output file: .jsonl, .csv or .parquet (one row per input row, "
+                                           "predicted label and p_<label> columns).")],
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")] = None,
+) -> None:
+    """Predict stance probabilities for every row of INPUT."""
+    from training.predict import predict_input
+
+    _quiet_libraries()
+    try:
+        summary = predict_input(model, input_, out, tracking_uri)
+    except NewsstanceError as e:
+        fail(e)
+    scores = "".join(f", {k} {summary[k]:.4f}" for k in ("macro_f1", "accuracy") if k in summary)
+    typer.echo(f"{summary['rows']} rows -> {summary['out']} (labels {', '.join(summary['labels'])}{scores})")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    tracking_uri: Annotated[str | None, typer.Option(help="Store to show (default: as for train).")] = None,
+) -> None:
+    """Open the tracking store in the MLflow UI on 127.0.0.1 (Ctrl-C stops it)."""
+    from training import tracking
+
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        typer.echo(f"the store is a server already: open {tracking.redact(uri)}")
+        return
+    try:
+        tracking.check_reachable(uri)
+    except NewsstanceError as e:
+        fail(e)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+           "--backend-store-uri", uri]
+    artifacts = tracking.default_artifact_root(uri)
+    if artifacts:
+        cmd += ["--default-artifact-root", artifacts]
+    typer.echo(f"MLflow UI for {tracking.redact(uri)} on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def main() -> None:
+    """Entry point of `python -m training` and the newsstance-training script."""
+    app()

@@ -1,0 +1,226 @@
+"""Typed training configs: loaded from YAML, overridden with `--set key=value`, validated before any work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from corpus.errors import InputError
+
+CONFIG_DIR = Path(__file__).with_name("configs")
+Kind = Literal["majority", "tfidf_logreg", "transformer"]
+InputForm = Literal["markers", "pair"]
+
+# PyYAML follows YAML 1.1, where `1e-4` is a string; accept the exponent forms people write in configs.
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class DataConfig(_Section):
+    """Which dataset and splits to train and select on, and how a statement becomes model input."""
+
+    dataset: str = Field("var/dataset", description="DATASET folder holding statements/ (and digest.json).")
+    train_split: str = Field("train", min_length=1)
+    validation_split: str = Field("validation", min_length=1)
+    input_form: InputForm = Field("markers", description="markers: entity markers inside the context; "
+                                                         "pair: actor + policy as segment A, context as B.")
+    max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick runs).")
+    max_validation_samples: int | None = Field(None, ge=1, description="Cap on validation rows.")
+
+
+class TrackingConfig(_Section):
+    """Where the run is recorded; MLFLOW_TRACKING_URI and --tracking-uri take precedence over `uri`."""
+
+    uri: str | None = None
+    experiment: str = Field("newsstance-stance", min_length=1)
+    registered_model: str = Field("newsstance-stance", min_length=1, description="Registry name (per task).")
+    registry: bool = Field(True, description="Register the model and maybe move the champion alias.")
+
+
+class SklearnConfig(_Section):
+    """The TF-IDF + logistic regression baseline; C is chosen on the validation split."""
+
+    c_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0], min_length=1)
+    class_weight: Literal["balanced", "none"] = "balanced"
+    word_ngram_max: int = Field(2, ge=1, le=4)
+    char_ngrams: bool = True
+    char_ngram_min: int = Field(2, ge=1, le=8)
+    char_ngram_max: int = Field(5, ge=1, le=8)
+    min_df: int = Field(2, ge=1)
+    entity_names: bool = Field(False, description="Add TF-IDF features of the actor and policy labels.")
+    max_iter: int = Field(3000, ge=10, le=100_000)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SklearnConfig:
+        if any(c <= 0 for c in self.c_grid):
+            raise ValueError("c_grid: every C must be > 0")
+        if self.char_ngram_min > self.char_ngram_max:
+            raise ValueError("char_ngram_min: must be <= char_ngram_max")
+        return self
+
+
+class TransformerConfig(_Section):
+    """Fine-tuning a sequence classifier; `model` is a local folder, `package:<module>` or a hub id."""
+
+    model: str = Field(min_length=1)
+    random_init: bool = Field(False, description="Build the model from its config with random weights (tests).")
+    max_length: int = Field(128, ge=8, le=4096)
+    epochs: float = Field(4.0, gt=0, le=100)
+    learning_rate: float = Field(5e-5, gt=0, le=1)
+    batch_size: int = Field(16, ge=1, le=4096)
+    eval_batch_size: int = Field(64, ge=1, le=4096)
+    gradient_accumulation_steps: int = Field(1, ge=1, le=1024)
+    weight_decay: float = Field(0.01, ge=0, lt=1)
+    warmup_ratio: float = Field(0.1, ge=0, le=0.5)
+    class_weights: bool = False
+    early_stopping_patience: int = Field(2, ge=0, le=100, description="Epochs without gain; 0 disables.")
+    dynamic_padding: bool = Field(True, description="Pad each batch to its longest row (else to max_length).")
+    group_by_length: bool = Field(True, description="Batch rows of similar length together.")
+    device: Literal["auto", "cpu"] = "auto"
+    threads: int | None = Field(None, ge=1, le=256, description="torch intra-op threads (default: torch's).")
+
+
+class TrainConfig(_Section):
+    """One training run: what to train, on which data, with what seed, tracked where."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Kind
+    seed: int = Field(13, ge=0, le=2**32 - 1)
+    deterministic: bool = False
+    output_dir: str | None = Field(None, description="Checkpoints and the saved model (default var/runs/<name>).")
+    data: DataConfig = Field(default_factory=DataConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    sklearn: SklearnConfig = Field(default_factory=SklearnConfig)
+    transformer: TransformerConfig | None = None
+
+    @model_validator(mode="after")
+    def _kind_sections(self) -> TrainConfig:
+        if self.kind == "transformer" and self.transformer is None:
+            raise ValueError("transformer: section required when kind is 'transformer'")
+        return self
+
+    def flat(self) -> dict[str, Any]:
+        """The resolved config as dotted keys, for MLflow params (sections this kind does not use left out)."""
+        tree = self.model_dump(mode="json")
+        if self.kind != "tfidf_logreg":
+            tree.pop("sklearn")
+        if self.kind != "transformer":
+            tree.pop("transformer")
+        return flatten(tree)
+
+    def fingerprint(self) -> str:
+        """sha256 of the resolved config (a resumed run must match the interrupted one)."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> {"a.b": value}; lists stay values."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _scalar(text: str) -> Any:
+    """A `--set` value parsed as a YAML scalar (numbers in exponent form included)."""
+    if _FLOAT.match(text.strip()):
+        return float(text) if any(ch in text for ch in ".eE") else int(text)
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _floats(node: Any) -> Any:
+    """Turn strings that YAML 1.1 left unparsed ("1e-4") into floats, recursively."""
+    if isinstance(node, dict):
+        return {k: _floats(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_floats(v) for v in node]
+    if isinstance(node, str) and _FLOAT.match(node) and any(ch in node for ch in "eE"):
+        return float(node)
+    return node
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], where: str) -> dict[str, Any]:
+    """Apply `a.b=value` overrides to a raw config mapping (a copy); errors name the key."""
+    raw = json.loads(json.dumps(raw))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise InputError("--set", f"{item!r}: expected key=value with a dotted key")
+        node = raw
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise InputError(where, f"{'.'.join(parts[: i + 1])}: is a value, cannot set {key!r}")
+            node = child
+        node[parts[-1]] = _scalar(value)
+    return raw
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"{loc}: unknown key"
+    if err["type"] == "missing":
+        return f"{loc}: required key missing"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if not loc and ":" in msg:
+        return msg
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{loc}: {msg}{shown}" if loc else msg
+
+
+def config_path(value: str | Path) -> Path:
+    """A config given by path, or by bare name of a bundled config (`tiny` or `tiny.yaml`)."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        return path
+    for candidate in (CONFIG_DIR / path.name, CONFIG_DIR / f"{path.name}.yaml"):
+        if path.parent == Path(".") and candidate.is_file():
+            return candidate
+    raise InputError(value, "config file not found")
+
+
+def parse_config(raw: Any, where: str, overrides: list[str] | None = None) -> TrainConfig:
+    """Validate a raw mapping (after overrides) into a TrainConfig; InputError names the offending key."""
+    if not isinstance(raw, dict):
+        raise InputError(where, "a training config must be a YAML mapping")
+    raw = _floats(apply_overrides(raw, overrides or [], where))
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as e:
+        raise InputError(where, _describe(e.errors()[0])) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> tuple[TrainConfig, Path]:
+    """Read, override and validate a config file; returns the config and the file it came from."""
+    file = config_path(path)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(file, f"not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}" if mark else str(file)
+        raise InputError(where, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    return parse_config(raw, str(file), overrides), file

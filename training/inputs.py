@@ -1,0 +1,79 @@
+"""Target-aware model input from a statement row: entity markers in the context, or an (entities, context) pair."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+ACTOR_OPEN, ACTOR_CLOSE, POLICY_OPEN, POLICY_CLOSE = "[ACT]", "[/ACT]", "[POL]", "[/POL]"
+MARKERS = [ACTOR_OPEN, ACTOR_CLOSE, POLICY_OPEN, POLICY_CLOSE]
+# Word-like stand-ins for TF-IDF, whose tokeniser would drop the brackets.
+WORD_MARKERS = {ACTOR_OPEN: "xactb", ACTOR_CLOSE: "xacte", POLICY_OPEN: "xpolb", POLICY_CLOSE: "xpole"}
+
+
+def _span(row: Mapping[str, Any], name: str, length: int) -> tuple[int, int] | None:
+    """The entity's (start, end) within the context, or None when unlocated or out of range."""
+    start, end = row.get(f"{name}_context_start"), row.get(f"{name}_context_end")
+    if start is None or end is None or start != start or end != end:  # None or NaN (pandas)
+        return None
+    start, end = int(start), int(end)
+    return (start, end) if 0 <= start < end <= length else None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or value != value else str(value)
+
+
+def mark(row: Mapping[str, Any], markers: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(prefix, marked context): markers around each located mention; unlocated ones go, marked, in the prefix.
+
+    The prefix is empty when both mentions were located in the context.
+    """
+    tok = markers or {m: m for m in MARKERS}
+    context = _text(row.get("context"))
+    events: list[tuple[int, int, int, str]] = []  # (position, closing-first order, -length, token)
+    prefix: list[str] = []
+    for name, open_, close in (("actor", ACTOR_OPEN, ACTOR_CLOSE), ("policy", POLICY_OPEN, POLICY_CLOSE)):
+        span = _span(row, name, len(context))
+        if span is None:
+            mention = _text(row.get(f"{name}_mention")) or _text(row.get(f"{name}_label"))
+            prefix.append(f"{tok[open_]} {mention} {tok[close]}")
+            continue
+        start, end = span
+        events.append((start, 1, -(end - start), tok[open_]))
+        events.append((end, 0, 0, tok[close]))
+    pieces, last = [], 0
+    for pos, _, _, token in sorted(events):
+        pieces += [context[last:pos], f" {token} "]
+        last = pos
+    pieces.append(context[last:])
+    marked = " ".join("".join(pieces).split())
+    return " ".join(prefix), marked
+
+
+def model_text(row: Mapping[str, Any], form: str) -> tuple[str, str | None]:
+    """(text, text_pair) for the tokenizer, in `form` `markers` or `pair`."""
+    if form == "pair":
+        actor = _text(row.get("actor_mention")) or _text(row.get("actor_label"))
+        policy = _text(row.get("policy_mention")) or _text(row.get("policy_label"))
+        return f"{actor} ; {policy}", _text(row.get("context"))
+    if form != "markers":
+        raise ValueError(f"unknown input form {form!r}")
+    prefix, marked = mark(row)
+    return (prefix, marked) if prefix else (marked, None)
+
+
+def model_texts(rows: Iterable[Mapping[str, Any]], form: str) -> tuple[list[str], list[str | None]]:
+    """model_text over rows, as two columns."""
+    firsts, seconds = [], []
+    for row in rows:
+        a, b = model_text(row, form)
+        firsts.append(a)
+        seconds.append(b)
+    return firsts, seconds
+
+
+def sklearn_text(row: Mapping[str, Any]) -> str:
+    """The context with word-like markers (unlocated mentions prefixed), for bag-of-n-gram models."""
+    prefix, marked = mark(row, WORD_MARKERS)
+    return f"{prefix} {marked}".strip()

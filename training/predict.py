@@ -1,0 +1,174 @@
+"""Load a trained stance model (local folder or MLflow URI) and predict class probabilities for statement rows.
+
+`load_predictor(uri_or_path).predict_proba(rows)` is the API evaluation and annotation call; `predict_input`
+backs `python -m training predict`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from corpus.errors import InputError
+from training.paths import resolve_path
+
+log = logging.getLogger(__name__)
+
+MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+
+
+class Predictor(Protocol):
+    """Class probabilities over `labels` (codebook order) for statement rows."""
+
+    labels: list[str]
+
+    def predict_proba(self, rows: Any) -> np.ndarray: ...
+
+
+def _records(rows: Any) -> list[dict[str, Any]]:
+    if hasattr(rows, "to_list"):  # datasets.Dataset
+        return rows.to_list()
+    if hasattr(rows, "to_dict"):  # pandas.DataFrame
+        return rows.to_dict("records")
+    return list(rows)
+
+
+class SklearnPredictor:
+    """A StatementClassifier (majority, tfidf_logreg)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.labels: list[str] = list(model.labels)
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        records = _records(rows)
+        if not records:
+            return np.zeros((0, len(self.labels)))
+        return np.asarray(self.model.predict_proba(records), dtype=float)
+
+
+class TransformerPredictor:
+    """A saved fine-tuned folder (config.json + tokenizer + newsstance.json)."""
+
+    def __init__(self, folder: str | Path, batch_size: int = 64, progress: bool = False) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from training.transformer import META_FILE
+
+        folder = Path(folder)
+        meta_file = folder / META_FILE
+        try:
+            self.meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+            self.model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
+        except (OSError, ValueError) as e:
+            raise InputError(folder, f"cannot load the model ({str(e).splitlines()[0]})") from None
+        id2label = self.model.config.id2label
+        self.labels = [id2label[i] for i in range(len(id2label))]
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        import torch
+        from tqdm.auto import tqdm
+        from transformers import DataCollatorWithPadding
+
+        from training.transformer import encode
+
+        records = _records(rows)
+        if not records:
+            return np.zeros((0, len(self.labels)))
+        ds = encode(self.tokenizer, records, self.meta["input_form"], int(self.meta["max_length"]))
+        order = np.argsort(ds["length"], kind="stable")  # similar lengths together: less padding
+        collate = DataCollatorWithPadding(self.tokenizer)
+        columns = {c: ds[c] for c in ds.column_names if c != "length"}
+        out = np.zeros((len(records), len(self.labels)))
+        with torch.inference_mode():
+            for start in tqdm(range(0, len(order), self.batch_size), desc="predict", disable=not self.progress,
+                              unit="batch"):
+                idx = order[start: start + self.batch_size]
+                batch = collate([{c: v[int(i)] for c, v in columns.items()} for i in idx])
+                logits = self.model(**batch).logits
+                out[idx] = torch.softmax(logits.float(), dim=-1).numpy()
+        return out
+
+
+def _from_folder(folder: Path) -> Predictor:
+    from training.transformer import META_FILE
+
+    if (folder / META_FILE).is_file():
+        return TransformerPredictor(folder)
+    mlmodel = folder / "MLmodel"
+    if mlmodel.is_file():
+        import yaml
+
+        flavors = (yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}).get("flavors", {})
+        if "sklearn" in flavors:
+            from training import tracking
+
+            return SklearnPredictor(tracking.load_sklearn(folder))
+        for candidate in sorted((folder / "artifacts").glob("*/" + META_FILE)):
+            return TransformerPredictor(candidate.parent)
+        raise InputError(folder, f"MLflow model of flavour {sorted(flavors)} is not a newsstance stance model")
+    raise InputError(folder, f"not a model folder (no {META_FILE} or MLmodel)")
+
+
+def load_predictor(uri_or_path: str, tracking_uri: str | None = None) -> Predictor:
+    """A Predictor from a local model folder or an MLflow URI (models:/name@champion, models:/m-..., runs:/)."""
+    if uri_or_path.startswith(MLFLOW_SCHEMES):
+        from training import tracking
+
+        return _from_folder(tracking.download_model(uri_or_path, tracking_uri))
+    folder = resolve_path(uri_or_path)
+    if not folder.exists():
+        raise InputError(uri_or_path, "model path not found")
+    return _from_folder(folder)
+
+
+def input_rows(spec: str, codebook_names: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], list[str] | None]:
+    """Rows to predict from `DATASET:split` or a .jsonl/.csv file; gold stance names when the input has them."""
+    from training.data import load_statements, rows_from_file, split_spec
+
+    dataset_split = split_spec(spec)
+    if dataset_split is not None:
+        dataset, split = dataset_split
+        from corpus.codebook import load_codebook
+
+        names = list(codebook_names or load_codebook().stance_names)
+        data = load_statements(dataset, [split], names)
+        return data.splits[split].to_list(), data.labels[split]
+    rows = rows_from_file(spec)
+    gold = [str(r["stance"]) for r in rows] if all(r.get("stance") not in (None, "") for r in rows) else None
+    return rows, gold
+
+
+def predict_input(model: str, spec: str, out: str | Path, tracking_uri: str | None = None) -> dict[str, Any]:
+    """Predict every row of `spec` with `model`; write .jsonl/.csv/.parquet to `out` atomically; return a summary."""
+    from corpus.errors import atomic_path
+    from training.reports import predictions_frame, scores
+
+    out = Path(out)
+    if out.suffix not in (".jsonl", ".csv", ".parquet"):
+        raise InputError(out, "output must end in .jsonl, .csv or .parquet")
+    rows, gold = input_rows(spec)
+    predictor = load_predictor(model, tracking_uri)
+    if isinstance(predictor, TransformerPredictor):
+        predictor.progress = True
+    proba = predictor.predict_proba(rows)
+    frame = predictions_frame(rows, proba, predictor.labels, gold)
+    with atomic_path(out) as tmp:
+        if out.suffix == ".jsonl":
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        elif out.suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+    summary: dict[str, Any] = {"rows": len(rows), "out": str(out), "labels": predictor.labels}
+    if gold is not None and set(gold) <= set(predictor.labels):
+        summary.update(scores(gold, list(frame["predicted"]), predictor.labels))
+    return summary
