@@ -23,9 +23,9 @@ def load_split(dataset: str | Path, split: str, names: list[str]) -> list[dict[s
     from datasets import load_from_disk
 
     dataset = Path(dataset)
-    folder = dataset / STATEMENTS
     if not dataset.exists():
         raise InputError(dataset, "dataset folder not found")
+    folder = dataset_root(dataset) / STATEMENTS
     if not folder.is_dir():
         raise InputError(dataset, f"no '{STATEMENTS}' config here (expected {folder}, written by `corpus build`)")
     try:
@@ -62,9 +62,17 @@ def load_split(dataset: str | Path, split: str, names: list[str]) -> list[dict[s
     return rows
 
 
+def dataset_root(path: str | Path) -> Path:
+    """DATASET for either DATASET or DATASET/statements (both are accepted wherever a dataset is named)."""
+    path = Path(path)
+    if path.name == STATEMENTS and (path / "dataset_dict.json").is_file() and not (path / STATEMENTS).is_dir():
+        return path.parent
+    return path
+
+
 def card_metadata(dataset: str | Path) -> dict[str, Any]:
     """The YAML header of `DATASET/README.md` (the dataset card); {} when there is none."""
-    path = Path(dataset) / "README.md"
+    path = dataset_root(dataset) / "README.md"
     if not path.is_file():
         return {}
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -81,7 +89,7 @@ def card_metadata(dataset: str | Path) -> dict[str, Any]:
 
 def dataset_digest(dataset: str | Path, meta: dict[str, Any] | None = None) -> str | None:
     """The build's content digest: `digest.json`, else the card's `newsstance.digest` or any *digest* key."""
-    path = Path(dataset) / "digest.json"
+    path = dataset_root(dataset) / "digest.json"
     if path.is_file():
         try:
             value = json.loads(path.read_text(encoding="utf-8")).get("digest")
@@ -178,7 +186,7 @@ def read_agreement(dataset: str | Path | None, agreement_file: str | Path | None
         return figures
     if dataset is None:
         return []
-    copied = Path(dataset) / "agreement.json"
+    copied = dataset_root(dataset) / "agreement.json"
     if copied.is_file():
         try:
             return agreement_figures(json.loads(copied.read_text(encoding="utf-8")))

@@ -52,6 +52,9 @@ def read_statements(source: str | Path, codebook: Codebook, split: str | None = 
     if not path.exists():
         raise InputError(path, "not found")
     if path.is_dir():
+        from evaluation.data import dataset_root
+
+        path = dataset_root(path)
         if (path / "statements").is_dir():
             return _from_dataset(path, codebook, split)
         if (path / "annotations").is_dir() or list(path.glob("*.json")):
