@@ -133,6 +133,8 @@ def leaderboard(
     experiment: Annotated[str | None, typer.Argument(help="MLflow experiment name or id (default: all).")] = None,
     split: Annotated[str | None, typer.Option("--split", help="Only evaluations of this split.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the Markdown table to this file.")] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="Every evaluation run, not only the newest per model, "
+                                                         "dataset and split.")] = False,
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """A Markdown table of evaluation runs with their scores and intervals, best macro-F1 first."""
@@ -141,7 +143,7 @@ def leaderboard(
     from evaluation.compare import leaderboard_markdown
 
     try:
-        text = leaderboard_markdown(board(experiment, split, tracking_uri),
+        text = leaderboard_markdown(board(experiment, split, tracking_uri, latest_only=not all_runs),
                                     f"Leaderboard{f' of {experiment}' if experiment else ''}")
         if out:
             write_text_atomic(out, text)

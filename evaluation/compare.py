@@ -108,17 +108,23 @@ def comparison_markdown(c: dict[str, Any]) -> str:
     for t in c["tests"]:
         ci = f"[{t['low']:+.4f}, {t['high']:+.4f}]" if t["low"] is not None else "–"
         name = t["method"].replace("_", " ") + (" (exact)" if t.get("exact") else "")
-        lines.append(f"| {name} | {t['rounds']} | {ci} | {t['p_value']:.4f} |")
+        floor = 1 / (t["rounds"] + 1)
+        p = f"< {2 * floor:.2g} (no round as extreme)" if not t.get("exact") and t["p_value"] <= floor + 1e-12 \
+            else f"{t['p_value']:.4f}"
+        lines.append(f"| {name} | {t['rounds']} | {ci} | {p} |")
     return "\n".join(lines) + "\n"
 
 
-def leaderboard(experiment: str | None = None, split: str | None = None,
-                tracking_uri: str | None = None) -> list[dict[str, Any]]:
-    """Evaluation runs with their scores and intervals, best macro-F1 first."""
+def leaderboard(experiment: str | None = None, split: str | None = None, tracking_uri: str | None = None,
+                latest_only: bool = True) -> list[dict[str, Any]]:
+    """Evaluation runs with their scores and intervals, best macro-F1 first; by default only the newest
+    evaluation of each (model, dataset, split)."""
     from evaluation import tracking
 
-    rows = []
-    for run in tracking.evaluation_runs(experiment, tracking_uri):
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    names: dict[str, str] = {}
+    for run in tracking.evaluation_runs(experiment, tracking_uri):  # newest first
         tags, m = run.data.tags, run.data.metrics
         s = tags.get("newsstance.split", "")
         if split and s != split:
@@ -130,9 +136,16 @@ def leaderboard(experiment: str | None = None, split: str | None = None,
             return {"point": m[f"{s}_{key}"], "low": m.get(f"{s}_{key}_ci_low", float("nan")),
                     "high": m.get(f"{s}_{key}_ci_high", float("nan"))}
 
-        rows.append({"run_id": run.info.run_id, "run_name": run.info.run_name or "", "split": s,
-                     "model": run.data.params.get("model") or run.data.params.get("predictions") or "",
-                     "source_run_id": tags.get(tracking.SOURCE_RUN, ""), "n": int(m.get(f"{s}_n", 0)),
+        model = run.data.params.get("model") or run.data.params.get("predictions") or ""
+        source = tags.get(tracking.SOURCE_RUN, "")
+        key = (source or model, tags.get("newsstance.dataset", ""), s)
+        if latest_only and key in seen:
+            continue
+        seen.add(key)
+        if source and source not in names:
+            names[source] = tracking.run_name(source)
+        rows.append({"run_id": run.info.run_id, "run_name": run.info.run_name or "", "split": s, "model": model,
+                     "source_run_id": source, "trained_by": names.get(source, ""), "n": int(m.get(f"{s}_n", 0)),
                      "unit": tags.get("newsstance.bootstrap_unit", ""), "dataset": tags.get("newsstance.dataset", ""),
                      "macro_f1": iv("macro_f1"), "f_avg": iv("f_avg"), "accuracy": iv("accuracy")})
     rows.sort(key=lambda r: -(r["macro_f1"] or {"point": -1.0})["point"])
@@ -144,11 +157,12 @@ def leaderboard_markdown(rows: list[dict[str, Any]], title: str = "Leaderboard")
     def fmt(d: dict[str, float] | None) -> str:
         return f"{d['point']:.3f} [{d['low']:.3f}, {d['high']:.3f}]" if d else "–"
 
-    lines = [f"## {title}", "", "| # | run | model | dataset | split | n | macro-F1 [95% CI] | F_avg [95% CI] | "
-             "accuracy [95% CI] | CI unit | run id |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"## {title}", "", "| # | model | training run | dataset | split | n | macro-F1 [95% CI] | "
+             "F_avg [95% CI] | accuracy [95% CI] | CI unit | evaluation run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, r in enumerate(rows, 1):
-        cells = [str(k), r["run_name"], r["model"], r["dataset"], r["split"], str(r["n"]), fmt(r["macro_f1"]),
-                 fmt(r["f_avg"]), fmt(r["accuracy"]), r["unit"], r["run_id"]]
+        cells = [str(k), r["model"], r.get("trained_by", ""), r["dataset"], r["split"], str(r["n"]),
+                 fmt(r["macro_f1"]), fmt(r["f_avg"]), fmt(r["accuracy"]), r["unit"], r["run_id"]]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     if not rows:
         lines.append("| – | no evaluation runs yet | | | | | | | | | |")

@@ -162,7 +162,8 @@ def model_name(model: str | None) -> str | None:
         return "run-" + model.removeprefix("runs:/")[:8]
     if model.startswith("models:/"):
         return model.removeprefix("models:/")
-    return Path(model).name or model
+    path = Path(model)
+    return (path.parent.name if path.name == "model" and path.parent.name else path.name) or model
 
 
 def _check_out(out: Path) -> None:
@@ -231,6 +232,7 @@ def evaluate(
         (tmp / "predictions.jsonl").write_text(data.dump_jsonl(prediction_rows(rows, preds, names, split)),
                                                encoding="utf-8")
         (tmp / "errors.jsonl").write_text(data.dump_jsonl(result["errors"]), encoding="utf-8")
+        (tmp / "breakdowns.csv").write_text(report.breakdowns_csv(result), encoding="utf-8")
         for name, png in images.items():
             (tmp / name).write_bytes(png)
         (tmp / "report.md").write_text(report.markdown(result, list(images)), encoding="utf-8")

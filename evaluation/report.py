@@ -15,9 +15,20 @@ CAPTIONS = {"confusion_matrix.png": "Confusion matrix", "per_class.png": "Per-cl
             "reliability.png": "Reliability diagram"}
 
 
+def shown_labels(r: dict[str, Any]) -> list[str]:
+    """Labels in gold or predictions (a scheme label neither uses, like neutral on SEESAW, is left out)."""
+    return [n for n in r["labels"] if r["per_class"][n]["support"] or r["per_class"][n]["predicted"]]
+
+
+def shown_confusion(r: dict[str, Any]) -> tuple[list[str], list[list[int]]]:
+    keep = [r["labels"].index(n) for n in shown_labels(r)]
+    return shown_labels(r), [[r["confusion"][i][j] for j in keep] for i in keep]
+
+
 def images(result: dict[str, Any]) -> dict[str, bytes]:
     """The report's PNG plots by file name (no reliability diagram without probabilities)."""
-    out = {"confusion_matrix.png": plots.confusion_png(result["confusion"], result["labels"]),
+    names, matrix = shown_confusion(result)
+    out = {"confusion_matrix.png": plots.confusion_png(matrix, names),
            "per_class.png": plots.per_class_png(result["per_class"], result["labels"])}
     if result.get("calibration"):
         out["reliability.png"] = plots.reliability_png(result["calibration"], result["metrics"]["ece"])
@@ -74,7 +85,7 @@ def ceiling_rows(r: dict[str, Any]) -> list[list[str]]:
 
 def _per_class_rows(r: dict[str, Any]) -> list[list[str]]:
     out = []
-    for n in r["labels"]:
+    for n in shown_labels(r):
         pc = r["per_class"][n]
         out.append([n, f"{pc['precision']:.3f}", f"{pc['recall']:.3f}",
                     f"{pc['f1']:.3f} [{pc['f1_low']:.3f}, {pc['f1_high']:.3f}]", str(pc["support"]),
@@ -82,9 +93,35 @@ def _per_class_rows(r: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+MAX_GROUPS = 15  # rows per breakdown table in the report; all of them are in breakdowns.csv
+
+
 def _breakdown_rows(items: list[dict[str, Any]]) -> list[list[str]]:
-    return [[b["label"], str(b["n"]), _iv(b["macro_f1"]), f"{b['accuracy']:.3f}", f"{b['f_avg']:.3f}",
-             ", ".join(f"{k} {v}" for k, v in b["labels"].items())] for b in items]
+    rows = [[b["label"], str(b["n"]), _iv(b["macro_f1"]), f"{b['accuracy']:.3f}", f"{b['f_avg']:.3f}",
+             ", ".join(f"{k} {v}" for k, v in b["labels"].items())] for b in items[:MAX_GROUPS]]
+    rest = items[MAX_GROUPS:]
+    if rest:
+        rows.append([f"… {len(rest)} more groups (see breakdowns.csv)", str(sum(b["n"] for b in rest)), "", "", "",
+                     ""])
+    return rows
+
+
+def breakdowns_csv(r: dict[str, Any]) -> str:
+    """Every group of every breakdown as CSV (the report shows the largest groups only)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["breakdown", "value", "label", "n", "macro_f1", "macro_f1_low", "macro_f1_high", "accuracy",
+                "f_avg", *(f"gold_{n}" for n in r["labels"])])
+    for title, items in r.get("breakdowns", {}).items():
+        for b in items:
+            m = b["macro_f1"]
+            w.writerow([title, b["value"], b["label"], b["n"], f"{m['point']:.4f}", f"{m['low']:.4f}",
+                        f"{m['high']:.4f}", f"{b['accuracy']:.4f}", f"{b['f_avg']:.4f}",
+                        *(b["labels"].get(n, 0) for n in r["labels"])])
+    return buf.getvalue()
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -110,8 +147,8 @@ def markdown(r: dict[str, Any], image_files: list[str]) -> str:
     parts += ["", "## Per class", "", _md_table(["label", "precision", "recall", "F1 [95% CI]", "gold", "predicted"],
                                                 _per_class_rows(r))]
     parts += ["", "## Confusion matrix (rows gold, columns predicted)", "",
-              _md_table(["gold \\ predicted", *r["labels"]],
-                        [[n, *map(str, row)] for n, row in zip(r["labels"], r["confusion"], strict=True)])]
+              _md_table(["gold \\ predicted", *shown_confusion(r)[0]],
+                        [[n, *map(str, row)] for n, row in zip(*shown_confusion(r), strict=True)])]
     for title, items in r.get("breakdowns", {}).items():
         parts += ["", f"## By {title.lower()}", "",
                   _md_table([title, "n", "macro-F1 [95% CI]", "accuracy", "F_avg", "gold labels"],
@@ -132,7 +169,9 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 color:#222;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d0d0;padding:4px 8px;text-align:left;
-vertical-align:top}th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+vertical-align:top;white-space:nowrap}th{background:#f3f3f3}
+td:first-child{white-space:normal;max-width:460px}table.errors td{white-space:normal}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 .about{color:#555}.note{background:#fff7e0;border-left:4px solid #e0a800;padding:6px 10px;margin:6px 0}
 .row{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}figure{margin:8px 0}
 figure img{max-width:100%;border:1px solid #eee}figcaption{color:#666;font-size:12px}
@@ -190,8 +229,8 @@ def html(r: dict[str, Any], pngs: dict[str, bytes]) -> str:
                      [[e(c) for c in row] for row in _per_class_rows(r)], "per-class"), "</div>",
               _figure("per_class.png", pngs["per_class.png"]), "</div>"]
     parts += ["<h2>Confusion matrix</h2>", '<div class="row"><div>',
-              _table(["gold \\ predicted", *r["labels"]],
-                     [[e(n), *map(str, row)] for n, row in zip(r["labels"], r["confusion"], strict=True)],
+              _table(["gold \\ predicted", *shown_confusion(r)[0]],
+                     [[e(n), *map(str, row)] for n, row in zip(*shown_confusion(r), strict=True)],
                      "confusion"), "</div>", _figure("confusion_matrix.png", pngs["confusion_matrix.png"]), "</div>"]
     parts.append("<h2>Calibration</h2>")
     parts.append(_figure("reliability.png", pngs["reliability.png"]) if "reliability.png" in pngs
@@ -202,14 +241,16 @@ def html(r: dict[str, Any], pngs: dict[str, bytes]) -> str:
                          [[e(c) for c in row] for row in _breakdown_rows(items)], "breakdown")]
     parts.append(f"<h2>Most confident errors ({len(r['errors'])} of {r['n_errors']})</h2>")
     rows = []
+    tasks = any(x.get("task_id") is not None or x.get("link") for x in r["errors"])
     for x in r["errors"]:
         conf = f"{x['confidence']:.3f}" if x["confidence"] is not None else "–"
         task = (f'<a href="{e(x["link"])}">task {e(str(x["task_id"]))}</a>' if x.get("link")
-                else e(str(x.get("task_id") or "")))
+                else e(str(x.get("task_id") if x.get("task_id") is not None else "")))
         rows.append([conf, e(x["gold"]), e(x["predicted"]), e(x["actor"] or ""), e(x["policy"] or ""),
-                     f'<div class="ctx">{_marked(x)}</div>', task])
-    parts.append(_table(["confidence", "gold", "predicted", "actor", "policy", "context", "Label Studio"], rows,
-                        "errors") if rows else "<p>No errors.</p>")
+                     f'<div class="ctx">{_marked(x)}</div>', *([task] if tasks else [])])
+    header = ["confidence", "gold", "predicted", "actor", "policy", "context"]
+    header += ["Label Studio task"] if tasks else []
+    parts.append(_table(header, rows, "errors") if rows else "<p>No errors.</p>")
     body = "\n".join(parts)
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(_title(r))}</title>'
             f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n")

@@ -61,7 +61,7 @@ def test_leaderboard_lists_runs_best_first(store: dict) -> None:
     rows = leaderboard(tracking_uri=store["uri"])
     assert [r["run_id"] for r in rows] == [store["good"]["mlflow"]["run_id"], store["poor"]["mlflow"]["run_id"]]
     assert rows[0]["macro_f1"]["point"] == pytest.approx(store["good"]["metrics"]["macro_f1"]["point"])
-    assert rows[0]["source_run_id"] == store["train"]
+    assert rows[0]["source_run_id"] == store["train"] and rows[0]["trained_by"] == "train-fake"
     md = leaderboard_markdown(rows)
     assert md.count("\n| ") == 3 and "[" in md.splitlines()[4]
     assert leaderboard("newsstance-evaluation", tracking_uri=store["uri"])[0]["run_id"] == \
@@ -90,7 +90,7 @@ def test_cli_leaderboard_and_compare(store: dict, tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(app, ["leaderboard", "--tracking-uri", store["uri"], "--out", str(tmp_path / "lb.md")])
     assert res.exit_code == 0, res.output
-    assert "| 1 | eval-test-run-" in res.output and (tmp_path / "lb.md").read_text(encoding="utf-8") == res.output
+    assert "| 1 | runs:/" in res.output and "| train-fake |" in res.output and (tmp_path / "lb.md").read_text(encoding="utf-8") == res.output
     res = runner.invoke(app, ["compare", str(store["root"] / "good"), str(store["root"] / "poor"),
                               "--rounds", "300", "--json", str(tmp_path / "c.json")])
     assert res.exit_code == 0, res.output
@@ -104,3 +104,12 @@ def test_unreachable_tracking_server_fails_before_predicting(tiny_dataset: Path,
         evaluate(tiny_dataset, "test", tmp_path / "o", model="m", settings=FAST, tracking_uri="http://127.0.0.1:9",
                  loader=lambda m: called.append(m) or FakePredictor())
     assert not called and not (tmp_path / "o").exists()
+
+
+def test_leaderboard_keeps_the_newest_evaluation_per_model(store: dict, tiny_dataset: Path) -> None:
+    again = evaluate(tiny_dataset, "test", store["root"] / "poor-again", model="elsewhere/poor-model", settings=FAST,
+                     tracking_uri=store["uri"], loader=lambda m: FakePredictor(skill=0.5, seed=3))
+    rows = leaderboard(tracking_uri=store["uri"])
+    assert len(rows) == 2 and again["mlflow"]["run_id"] in {r["run_id"] for r in rows}
+    assert store["poor"]["mlflow"]["run_id"] not in {r["run_id"] for r in rows}
+    assert len(leaderboard(tracking_uri=store["uri"], latest_only=False)) == 3
