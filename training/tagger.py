@@ -97,15 +97,15 @@ def _contains(haystack: str, needle: str) -> bool:
 
 
 def _alias_pattern(surface: str, label: str) -> str:
-    """Actors match with their own capitals (a first letter either way: 'The'/'the'); policy phrases in any case."""
+    """Actors match with their own capitals (but 'The'/'the' either way); policy phrases in any case."""
     def escape(part: str) -> str:
         return re.escape(part).replace("’", "['’]").replace("'", "['’]")
 
     if label == POLICY_LABEL:
         return "(?i:" + escape(surface) + ")"
-    first = surface[0]
-    head = f"[{first.upper()}{first.lower()}]" if first.isalpha() else re.escape(first)
-    return head + escape(surface[1:])
+    if surface[:4].lower() == "the ":  # sentence-initial "The" or "the" alike
+        return "[Tt]he " + escape(surface[4:])
+    return escape(surface)
 
 
 class Gazetteer:

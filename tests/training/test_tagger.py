@@ -1,0 +1,154 @@
+"""The span tagger: gazetteer matching and normalisation, BIO decoding and span scores, and a tiny
+token classifier trained from a mentions dataset, tracked in a temporary MLflow store, loaded back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corpus.codebook import load_codebook
+from corpus.errors import InputError
+from corpus.sentences import tokenize
+from corpus.store import CorpusStore
+from training.tagger import (
+    Gazetteer,
+    Mention,
+    bio_spans,
+    find_mentions,
+    load_tagger_config,
+    merge_mentions,
+    resolve_pronouns,
+    span_scores,
+)
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer(load_codebook())
+
+
+def test_gazetteer_finds_the_longest_alias_with_exact_offsets(gazetteer: Gazetteer) -> None:
+    text = "U.S. President Donald Trump met Sheinbaum. The Trump administration wants to enhance border security."
+    found = [(m.text, m.label, m.canonical) for m in gazetteer.find(text)]
+    assert found == [("U.S. President Donald Trump", "Actor", "donald_trump"),
+                     ("Sheinbaum", "Actor", "claudia_sheinbaum"),
+                     ("The Trump administration", "Actor", "trump_administration"),
+                     ("enhance border security", "Policy", "border_security")]
+    assert all(text[m.start:m.end] == m.text for m in gazetteer.find(text))
+
+
+def test_gazetteer_respects_word_boundaries_and_the_case_of_names(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("Trumpets and a trump card; Kellyanne spoke.") == []
+    assert [m.canonical for m in gazetteer.find("the heritage Foundation")] == []
+    assert [m.canonical for m in gazetteer.find("We can SHARE INFORMATION")] == ["intelligence_sharing"]
+
+
+def test_gazetteer_recalls_every_gold_span_it_has_an_alias_for_on_the_seed(gazetteer: Gazetteer) -> None:
+    store = CorpusStore()
+    text = store.read_article("article-001").text
+    gold = store.read_task(store.task_path("article-001"))["annotations"][0]["result"]
+    spans = {(r["value"]["start"], r["value"]["end"]) for r in gold if r.get("from_name") == "mention"}
+    found = {(m.start, m.end) for m in gazetteer.find(text)}
+    assert len(spans & found) >= 18  # of 26 gold spans; "she", "Military Aid" and partial quotes are not aliases
+
+
+@pytest.mark.parametrize("surface, label, expected", [
+    ("Claudia Sheinbaum", "Actor", "claudia_sheinbaum"),  # exact alias
+    ("the Mexican president's", "Actor", "claudia_sheinbaum"),  # article and possessive dropped
+    ("Mexican President Claudia Sheinbaum's government", "Actor", "claudia_sheinbaum"),  # alias inside
+    ("Claudia Sheinbam", "Actor", "claudia_sheinbaum"),  # a typo: character similarity
+    ("share information", "Policy", "intelligence_sharing"),  # inside a longer example
+    ("deploying American troops", "Policy", "us_troops_in_mexico"),  # shared stems
+    ("designating the cartels as terrorist organizations", "Policy", "terrorist_designation"),
+    ("she", "Actor", None),  # a pronoun is resolved from context, never from the table
+    ("the weather in Oaxaca", "Policy", None),  # nothing close
+])
+def test_normalise(gazetteer: Gazetteer, surface: str, label: str, expected: str | None) -> None:
+    assert gazetteer.normalise(surface, label)[0] == expected
+
+
+def test_pronouns_take_the_preceding_person_and_merging_keeps_primary(gazetteer: Gazetteer) -> None:
+    text = "Sheinbaum spoke. Then she said no to the presence of the United States Army on our territory."
+    she = text.index("she")
+    tagged = [Mention(she, she + 3, "she", "Actor", None, 0.9, "tagger")]
+    mentions = find_mentions(text, gazetteer, tagged=tagged)
+    assert [(m.text, m.canonical, m.source) for m in mentions] == [
+        ("Sheinbaum", "claudia_sheinbaum", "gazetteer"), ("she", "claudia_sheinbaum", "tagger"),
+        ("the presence of the United States Army on our territory", "us_troops_in_mexico", "gazetteer")]
+    assert resolve_pronouns([tagged[0]], gazetteer.codebook)[0].canonical is None  # no person before it
+    overlapping = Mention(0, 5, "Shein", "Actor", None, 1.0, "gazetteer")
+    assert merge_mentions(tagged, [overlapping, Mention(she, she + 2, "sh", "Actor", None)]) == [overlapping, tagged[0]]
+
+
+def test_bio_decoding_and_span_scores() -> None:
+    tags = ["B-Actor", "I-Actor", "O", "I-Policy", "I-Policy", "B-Policy", "O", "B-Actor"]
+    assert bio_spans(tags) == [(0, 2, "Actor"), (3, 5, "Policy"), (5, 6, "Policy"), (7, 8, "Actor")]
+    gold = [["B-Actor", "I-Actor", "O", "B-Policy"]]
+    pred = [["B-Actor", "I-Actor", "O", "O"]]
+    scores = span_scores(gold, pred)
+    assert scores["span_precision"] == 1.0 and scores["span_recall"] == 0.5
+    assert scores["span_f1_Actor"] == 1.0 and scores["span_f1_Policy"] == 0.0
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "t.yaml"
+    bad.write_text("name: t\ntransformer: {model: x, epochz: 2}\n")
+    with pytest.raises(InputError, match=r"transformer.epochz: unknown key"):
+        load_tagger_config(bad)
+    with pytest.raises(InputError, match=r"transformer.learning_rate"):
+        load_tagger_config("tagger_tiny", ["transformer.learning_rate=-1"])
+    cfg, _ = load_tagger_config("tagger", ["transformer.epochs=1"])
+    assert cfg.kind == "tagger" and cfg.transformer.epochs == 1.0 and cfg.transformer.learning_rate == 1e-4
+
+
+def _mentions_dataset(root: Path) -> Path:
+    """A tiny mentions config: a few tagged sentences, the build's own features, saved like a build."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
+
+    sentences = [("Sheinbaum rejected US troops .", ["B-Actor", "O", "B-Policy", "I-Policy", "O"]),
+                 ("Trump wants strikes .", ["B-Actor", "O", "B-Policy", "O"]),
+                 ("The weather was fine .", ["O"] * 5)] * 4
+    names = ["O", "B-Actor", "I-Actor", "B-Policy", "I-Policy"]
+    rows: dict[str, list] = {"id": [], "text": [], "tokens": [], "token_starts": [], "token_ends": [], "tags": []}
+    for n, (text, tags) in enumerate(sentences):
+        tokens, starts, ends = tokenize(text)
+        rows["id"].append(f"a/{n}")
+        rows["text"].append(text)
+        rows["tokens"].append(tokens)
+        rows["token_starts"].append(starts)
+        rows["token_ends"].append(ends)
+        rows["tags"].append([names.index(t) for t in tags])
+    features = Features({"id": Value("string"), "text": Value("string"), "tokens": List(Value("string")),
+                         "token_starts": List(Value("int32")), "token_ends": List(Value("int32")),
+                         "tags": List(ClassLabel(names=names))})
+    ds = Dataset.from_dict(rows, features=features)
+    DatasetDict({"train": ds, "validation": ds.select(range(3)), "test": ds.select(range(2))}).save_to_disk(
+        str(root / "mentions"))
+    return root
+
+
+@pytest.mark.slow
+def test_train_tiny_tagger_tracked_registered_and_loaded(tmp_path: Path) -> None:
+    import mlflow
+
+    from training.tagger import load_tagger, train_tagger
+
+    dataset = _mentions_dataset(tmp_path / "dataset")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg, file = load_tagger_config("tagger_tiny", [f"output_dir={tmp_path / 'out'}", "transformer.epochs=2"])
+    run = train_tagger(cfg, file, dataset=str(dataset), tracking_uri=uri)
+    assert run.registered == "newsstance-tagger-tiny/1"
+    assert 0.0 <= run.metrics["span_f1"] <= 1.0
+    client = mlflow.MlflowClient(uri)
+    data = client.get_run(run.run_id).data
+    assert data.params["transformer.model"] == "tests/fixtures/tiny_model" and data.params["kind"] == "tagger"
+    assert "validation_span_f1" in data.metrics and "eval_span_f1" in data.metrics
+    assert str(client.get_model_version_by_alias("newsstance-tagger-tiny", "champion").version) == "1"
+    assert client.get_run(run.run_id).inputs.dataset_inputs[0].dataset.name.endswith("/mentions")
+    tagger = load_tagger("models:/newsstance-tagger-tiny@champion", uri)
+    text = "Sheinbaum rejected US troops.\n\nTrump wants strikes."
+    for m in tagger.predict(text):
+        assert text[m.start:m.end] == m.text and m.label in ("Actor", "Policy") and 0 < m.score <= 1
+    with pytest.raises(InputError, match="not found"):
+        load_tagger(tmp_path / "nothing-here")
