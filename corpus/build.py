@@ -8,9 +8,12 @@ OUT), or a Label Studio JSON export (a list of tasks; article text from `data.te
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import logging
+import operator
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from corpus.convert import (
     STATEMENT_COLUMNS,
     Conversion,
     Document,
+    MentionBlock,
     Scheme,
     article_row,
     convert_task,
@@ -84,6 +88,7 @@ class BuildResult:
     rejected_by_reason: Counter  # reason -> relations
     empty_splits: list[str]
     notes: list[str]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
 
 
 @dataclass
@@ -239,7 +244,7 @@ def convert_items(items: list[_Item], scheme: Scheme, context_window: int,
         if item.task is None:
             if item.doc.article_id not in seen:
                 seen[item.doc.article_id] = src
-                row = article_row(item.doc, None, item.doc.meta.get("origin") or fallback)
+                row = article_row(item.doc, None, item.doc.meta.get("origin") or fallback, scheme)
                 yield Conversion(article={**row, "_source": src})
             continue
         if item.reason is None and item.doc.article_id in seen:
@@ -293,13 +298,149 @@ def _table(rows: list[dict[str, Any]], features: Any) -> Any:
     """One Arrow table from row dicts, built column by column in one go (no per-row appends)."""
     import pyarrow as pa
 
-    rows = sorted(rows, key=lambda r: r["id"])
-    columns = {name: [r.get(name) for r in rows] for name in features}
-    return pa.Table.from_pydict(columns, schema=features.arrow_schema)
+    names = list(features)
+    rows = sorted(rows, key=operator.itemgetter("id"))
+    # one pass over the rows (each row's values at once), then a transpose: far fewer cache misses on a
+    # large build than one pass per column
+    values = list(zip(*map(operator.itemgetter(*names), rows), strict=True)) if rows else [()] * len(names)
+    return pa.Table.from_arrays([pa.array(v, type=f.type) for v, f in zip(values, features.arrow_schema,
+                                                                          strict=True)],
+                                schema=features.arrow_schema)
+
+
+_BATCH_CHARS = 1 << 21  # articles are tokenised in batches of about this many characters
+
+
+def _mention_table(blocks: list[MentionBlock], features: Any, tag_names: list[str]) -> Any:
+    """The mentions table of one split, vectorised: tokens, offsets and tags from numpy arrays, no Python object
+    per token. Same rows as `MentionBlock.rows` (a test holds them equal)."""
+    import numpy as np
+    import pyarrow as pa
+
+    blocks = sorted(blocks, key=lambda b: b.article_id + "/")  # the order of the row ids
+    ids: list[str] = []
+    article_ids: list[str] = []
+    numbers: list[int] = []
+    texts: list[str] = []
+    parts: dict[str, list[Any]] = {k: [] for k in ("start", "end", "count", "rel_start", "rel_end", "nbytes", "tag")}
+    data: list[bytes] = []
+    batch: list[MentionBlock] = []
+    size = 0
+    for b in [*blocks, None]:
+        if b is None or (batch and size + len(b.text) > _BATCH_CHARS):
+            _tokenise_batch(batch, tag_names, parts, data)
+            batch, size = [], 0
+        if b is not None:
+            batch.append(b)
+            size += len(b.text) + 1
+            n = len(b.sentences)
+            ids += [f"{b.article_id}/{k:05d}" for k in range(n)]
+            article_ids += [b.article_id] * n
+            numbers += range(n)
+            texts += [b.text[s:e] for s, e in b.sentences]
+
+    def cat(key: str, dtype: Any) -> Any:
+        return np.concatenate(parts[key]).astype(dtype) if parts[key] else np.zeros(0, dtype)
+
+    offsets = pa.array(np.concatenate(([0], np.cumsum(cat("count", np.int64)))).astype(np.int32))
+    byte_offsets = np.concatenate(([0], np.cumsum(cat("nbytes", np.int64)))).astype(np.int32)
+    token_array = pa.StringArray.from_buffers(len(byte_offsets) - 1, pa.py_buffer(byte_offsets),
+                                              pa.py_buffer(b"".join(data)))
+    columns = {
+        "id": pa.array(ids, pa.string()), "article_id": pa.array(article_ids, pa.string()),
+        "sentence": pa.array(numbers, pa.int32()), "start": pa.array(cat("start", np.int32)),
+        "end": pa.array(cat("end", np.int32)), "text": pa.array(texts, pa.string()),
+        "tokens": pa.ListArray.from_arrays(offsets, token_array),
+        "token_starts": pa.ListArray.from_arrays(offsets, pa.array(cat("rel_start", np.int32))),
+        "token_ends": pa.ListArray.from_arrays(offsets, pa.array(cat("rel_end", np.int32))),
+        "tags": pa.ListArray.from_arrays(offsets, pa.array(cat("tag", np.int64))),
+    }
+    schema = features.arrow_schema
+    return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
+
+
+def _tokenise_batch(batch: list[MentionBlock], tag_names: list[str], parts: dict[str, list[Any]],
+                    data: list[bytes]) -> None:
+    """Tokenise and tag a batch of articles at once (joined by line breaks, which no token crosses)."""
+    import numpy as np
+
+    from corpus.sentences import token_bounds
+
+    if not batch:
+        return
+    text = "\n".join(b.text for b in batch)
+    base = np.cumsum([0] + [len(b.text) + 1 for b in batch[:-1]], dtype=np.int64)
+    sentences = np.array([(s + o, e + o) for b, o in zip(batch, base.tolist(), strict=True) for s, e in b.sentences],
+                         np.int64).reshape(-1, 2)
+    starts, ends, nbytes, chars = token_bounds(text)
+    tag = np.zeros(starts.size, np.int64)
+    spans = [(s + o, e + o, label) for b, o in zip(batch, base.tolist(), strict=True) for s, e, label in b.spans]
+    if spans:
+        tag_id = {name: i for i, name in enumerate(tag_names)}
+        span_ends = np.array([(s, e) for s, e, _ in spans], np.int64)
+        first = np.searchsorted(ends, span_ends[:, 0], side="right")  # first token ending after the span starts
+        last = np.searchsorted(starts, span_ends[:, 1], side="left")  # tokens starting before it ends
+        inside = np.array([tag_id["I-" + label] for *_, label in spans], np.int64)
+        begin = np.array([tag_id["B-" + label] for *_, label in spans], np.int64)
+        has = last > first
+        # spans do not overlap: mark each [first, last) with its I- tag by a running sum, then set its B- tag
+        delta = np.zeros(starts.size + 1, np.int64)
+        np.add.at(delta, first[has], inside[has])
+        np.add.at(delta, last[has], -inside[has])
+        tag = np.cumsum(delta[:-1])
+        tag[first[has]] = begin[has]
+    lo = np.searchsorted(starts, sentences[:, 0], side="left")
+    hi = np.searchsorted(starts, sentences[:, 1], side="left")
+    if len(lo) and lo[0] == 0 and hi[-1] == starts.size and np.array_equal(lo[1:], hi[:-1]):
+        keep: Any = slice(None)  # every token in a sentence (the usual case)
+    else:  # some tokens outside every sentence: keep only those inside one
+        keep = np.concatenate([np.arange(i, j) for i, j in zip(lo.tolist(), hi.tolist(), strict=True)]
+                              or [np.zeros(0, np.int64)])
+        cum = np.concatenate(([0], np.cumsum(nbytes)))
+        chars = b"".join(chars[cum[i]:cum[i + 1]] for i in keep.tolist())
+    sentence_of = np.repeat(sentences[:, 0], hi - lo)
+    doc_of = np.repeat(base, [len(b.sentences) for b in batch])
+    parts["start"].append(sentences[:, 0] - doc_of)
+    parts["end"].append(sentences[:, 1] - doc_of)
+    parts["count"].append(hi - lo)
+    parts["rel_start"].append(starts[keep] - sentence_of)
+    parts["rel_end"].append(ends[keep] - sentence_of)
+    parts["nbytes"].append(nbytes[keep])
+    parts["tag"].append(tag[keep])
+    data.append(chars)
+
+
+def _feed(h: Any, array: Any) -> None:
+    """Feed a canonical binary form of an Arrow array into `h`: null flags, then values, little-endian.
+
+    Independent of chunking, slicing and the Arrow version, so a dataset re-read from Parquet hashes the same.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks else pa.array([], array.type)
+    t = array.type
+    h.update(np.packbits(array.is_null().to_numpy(zero_copy_only=False)).tobytes())
+    if pa.types.is_integer(t) or pa.types.is_boolean(t):
+        h.update(pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
+    elif pa.types.is_floating(t):
+        h.update(pc.fill_null(array, 0.0).to_numpy(zero_copy_only=False).astype("<f8").tobytes())
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        filled = pc.fill_null(array, "")
+        h.update(pc.binary_length(filled).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(filled)], pa.int32()), filled), "")
+        h.update(joined[0].as_buffer().to_pybytes() if len(filled) else b"")
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        h.update(pc.fill_null(array.value_lengths(), 0).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
+        _feed(h, array.flatten())
+    else:  # not produced by this build; still hashed, just slower
+        h.update(json.dumps(array.to_pylist(), ensure_ascii=False, default=str).encode())
 
 
 def content_digest(tables: dict[str, dict[str, Any]], features: dict[str, Any]) -> str:
-    """sha256 over every row of every config: config by name, split in order, features, columns as JSON."""
+    """sha256 over every row of every config: config by name, split in order, features, then each column."""
     h = hashlib.sha256()
     for config in sorted(tables):
         feats = json.dumps(features[config].to_dict(), sort_keys=True, ensure_ascii=False)
@@ -307,9 +448,8 @@ def content_digest(tables: dict[str, dict[str, Any]], features: dict[str, Any]) 
             table = tables[config][split]
             h.update(f"{config}\t{split}\t{table.num_rows}\n{feats}\n".encode())
             for name in table.column_names:
-                h.update(json.dumps(table.column(name).to_pylist(), ensure_ascii=False,
-                                    separators=(",", ":")).encode())
-                h.update(b"\n")
+                h.update(f"{name}\n".encode())
+                _feed(h, table.column(name))
     return "sha256:" + h.hexdigest()
 
 
@@ -357,14 +497,35 @@ def _check_out(out: Path, sources: list[_Source]) -> None:
         raise InputError(out, "exists and is not a dataset built by `corpus build`; choose another --out")
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: parsing and converting make millions of small acyclic objects,
+    and its repeated full passes over them tripled the time of a large build (reference counting still frees
+    everything; the collector is restored afterwards)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build_dataset(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
                   ) -> BuildResult:
     """Build and write the dataset; InputError on bad input, with nothing written."""
+    with _no_gc():
+        return _build(options, progress)
+
+
+def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[Any]] | None) -> BuildResult:
+    clock = _Clock()
     codebook = load_codebook(options.codebook)
     scheme = Scheme.from_codebook(codebook)
     features = {"statements": statement_features(codebook), "mentions": mention_features(codebook),
                 "articles": article_features(codebook)}
     sources, items = read_sources(options.sources)
+    clock.lap("read")
     _check_out(options.out, sources)
     agreement = None
     if options.agreement is not None:
@@ -373,17 +534,19 @@ def build_dataset(options: BuildOptions, progress: Callable[[Iterable[Any]], Ite
             raise InputError(options.agreement, "agreement figures must be a JSON object")
 
     statements: list[dict[str, Any]] = []
-    mentions: list[dict[str, Any]] = []
+    mentions: list[MentionBlock] = []
     articles: list[dict[str, Any]] = []
     rejections: list[dict[str, Any]] = []
     relations_in = 0
     for conv in convert_items(items, scheme, options.context_window, progress):
         statements += conv.statements
-        mentions += conv.mentions
+        if conv.mentions is not None:
+            mentions.append(conv.mentions)
         if conv.article:
             articles.append(conv.article)
         rejections += conv.rejections
         relations_in += conv.relations_in
+    clock.lap("convert")
     rejected = sum(r["relations"] for r in rejections)
     if relations_in != len(statements) + rejected:  # the lossless promise, checked on the whole build
         raise RuntimeError(f"{relations_in} relations read but {len(statements)} converted + {rejected} rejected")
@@ -393,15 +556,19 @@ def build_dataset(options: BuildOptions, progress: Callable[[Iterable[Any]], Ite
     for row in articles:
         row["split"] = manifest.split_of(row["id"])
         by_split["articles"][row["split"]].append(row)
-    for config, rows in (("statements", statements), ("mentions", mentions)):
-        for row in rows:
-            by_split[config][manifest.split_of(row["article_id"])].append(row)
+    for row in statements:
+        by_split["statements"][manifest.split_of(row["article_id"])].append(row)
+    blocks: dict[str, list[MentionBlock]] = {s: [] for s in SPLITS}
+    for block in mentions:
+        blocks[manifest.split_of(block.article_id)].append(block)
     label2id = codebook.label2id
     for row in statements:
         row["stance"] = label2id[row["stance"]]
-    tables = {c: {s: _table(by_split[c][s], features[c]) for s in SPLITS} for c in CONFIGS}
-    digest = content_digest(tables, features)
-
+    clock.lap("split")
+    tables = {c: {s: _table(by_split[c][s], features[c]) for s in SPLITS} for c in ("statements", "articles")}
+    tag_names = scheme.tag_names
+    tables["mentions"] = {s: _mention_table(blocks[s], features["mentions"], tag_names) for s in SPLITS}
+    clock.lap("arrow")
     sizes = {c: {s: tables[c][s].num_rows for s in SPLITS} for c in CONFIGS}
     stance_counts = {s: Counter(codebook.stance_names[r["stance"]] for r in by_split["statements"][s])
                      for s in SPLITS}
@@ -415,7 +582,7 @@ def build_dataset(options: BuildOptions, progress: Callable[[Iterable[Any]], Ite
     card = CardData(
         title=f"newsstance: {codebook.name}", codebook_name=codebook.name, codebook_version=codebook.version,
         features={c: features[c]._to_yaml_list() for c in CONFIGS}, sizes=sizes, stance_counts=stance_counts,
-        digest=digest, seed=manifest.seed, ratios=manifest.ratios, context_window=options.context_window,
+        digest="", seed=manifest.seed, ratios=manifest.ratios, context_window=options.context_window,
         groups=dict(groups_per_split), split_notes=notes, relations_in=relations_in, rejections=reasons,
         rejected_relations=rejected_by_reason,
         sources=[{"kind": s.kind, "path": str(s.path), "sha256": s.sha256, "files": len(s.files),
@@ -424,11 +591,22 @@ def build_dataset(options: BuildOptions, progress: Callable[[Iterable[Any]], Ite
         tag_names=Scheme.from_codebook(codebook).tag_names,
         article_label_columns=[al.id for al in codebook.article_labels],
         agreement=agreement, agreement_file=str(options.agreement) if options.agreement else None)
-    _write(options, tables, features, digest, manifest, rejections, sources, card, agreement)
+    digest = _write(options, tables, features, manifest, rejections, sources, card, agreement, clock)
     return BuildResult(out=options.out, digest=digest, sizes=sizes, stance_counts=stance_counts,
                        relations_in=relations_in, rejections=reasons, rejected_relations=rejected,
                        rejected_by_reason=rejected_by_reason,
-                       empty_splits=empty, notes=notes)
+                       empty_splits=empty, notes=notes, timings=clock.laps)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
 
 
 def _count_articles(articles: list[dict[str, Any]], src: _Source) -> int:
@@ -483,29 +661,41 @@ def _quiet_datasets() -> Iterator[None]:
             ds_logging.enable_progress_bar()
 
 
-def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: dict[str, Any], digest: str,
-           manifest: Manifest, rejections: list[dict[str, Any]], sources: list[_Source], card: CardData,
-           agreement: dict[str, Any] | None) -> None:
-    """Write the whole dataset folder through a temporary sibling and one rename."""
+def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: dict[str, Any], manifest: Manifest,
+           rejections: list[dict[str, Any]], sources: list[_Source], card: CardData,
+           agreement: dict[str, Any] | None, clock: _Clock) -> str:
+    """Write the whole dataset folder through a temporary sibling and one rename; returns the content digest.
+
+    The Parquet files are written on a second thread while this one hashes the tables and saves the Arrow
+    copies: pyarrow and hashlib release the GIL, so the two overlap on a machine with two cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow.parquet as pq
     from datasets import Dataset, DatasetDict, DatasetInfo, NamedSplit
 
-    with atomic_path(options.out) as tmp, _quiet_datasets():
+    def parquet(table: Any, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if table.num_rows:
+            pq.write_table(table, target)
+        else:  # no row group at all: a 0-row group makes load_dataset("parquet") fail
+            pq.ParquetWriter(target, table.schema).close()
+
+    with atomic_path(options.out) as tmp, _quiet_datasets(), ThreadPoolExecutor(1) as pool:
         tmp.mkdir(parents=True)
+        pending = [pool.submit(parquet, tables[c][s], tmp / "parquet" / c / f"{s}.parquet")
+                   for c in CONFIGS for s in SPLITS]
+        digest = content_digest(tables, features)
+        clock.lap("digest")
+        card.digest = digest
         for config in CONFIGS:
             info = DatasetInfo(description=f"newsstance {config}", features=features[config],
                                config_name=config)
             parts = {}
             for split in SPLITS:
-                table = tables[config][split]
                 fingerprint = hashlib.sha256(f"{digest}/{config}/{split}".encode()).hexdigest()[:16]
-                parts[split] = Dataset(table, info=info, split=NamedSplit(split), fingerprint=fingerprint)
-                target = tmp / "parquet" / config / f"{split}.parquet"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if table.num_rows:
-                    pq.write_table(table, target)
-                else:  # no row group at all: a 0-row group makes load_dataset("parquet") fail
-                    pq.ParquetWriter(target, table.schema).close()
+                parts[split] = Dataset(tables[config][split], info=info, split=NamedSplit(split),
+                                       fingerprint=fingerprint)
             # an empty split still gets one (empty) shard: with none, load_from_disk fails on it
             DatasetDict(parts).save_to_disk(str(tmp / config),
                                             num_shards={s: 1 for s in SPLITS if not tables[config][s].num_rows})
@@ -526,6 +716,10 @@ def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: d
         if agreement is not None:
             (tmp / "agreement.json").write_text(json.dumps(agreement, indent=1, ensure_ascii=False) + "\n",
                                                 encoding="utf-8")
+        for future in pending:
+            future.result()
+        clock.lap("write")
     if options.manifest is not None:
         write_text_atomic(options.manifest, manifest_text(manifest))
     log.info("wrote %s (%s)", options.out, digest)
+    return digest

@@ -12,7 +12,8 @@ import yaml
 from corpus.splits import SPLITS
 
 DIGEST_METHOD = ("sha256 over each config (by name), each split (train, validation, test), its features and "
-                 "row count, then each column's values as compact JSON, rows ordered by id")
+                 "row count, then each column in a fixed binary form (null flags, then values or lengths and "
+                 "bytes, little-endian), rows ordered by id")
 
 COLUMN_DOCS: dict[str, dict[str, str]] = {
     "statements": {

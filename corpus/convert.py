@@ -10,7 +10,6 @@ either a row or part of a rejection line; `convert_task` checks that count befor
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +92,7 @@ class Scheme:
     qualifiers: frozenset[str]
     article_labels: dict[str, frozenset[str]]
     span_labels: tuple[str, ...]
+    names: dict[tuple[str, bool], tuple[str, str, str]] = field(default_factory=dict, compare=False)  # cache
 
     @classmethod
     def from_codebook(cls, codebook: Codebook) -> Scheme:
@@ -114,12 +114,45 @@ class Scheme:
 
 
 @dataclass
+class MentionBlock:
+    """What the `mentions` config needs of one annotated article: its sentences and its tagged spans.
+
+    Tokens and tags are made for all articles at once by `corpus.build` (vectorised; a large build has
+    millions of tokens); `rows` is the same computation written plainly, one article at a time.
+    """
+
+    article_id: str
+    text: str
+    sentences: list[tuple[int, int]]  # document offsets; no span crosses a boundary
+    spans: list[tuple[int, int, str]]  # (start, end, span label): sorted, not overlapping
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def rows(self, tag_names: list[str]) -> list[dict[str, Any]]:
+        """One dict per sentence: tokens with offsets relative to the sentence, BIO tags as ids."""
+        tag_id = {name: i for i, name in enumerate(tag_names)}
+        out = []
+        for k, (start, end) in enumerate(self.sentences):
+            tokens, starts, ends = tokenize(self.text, start, end)
+            tags = [0] * len(tokens)
+            for s, e, label in self.spans:
+                inside = [i for i in range(len(tokens)) if starts[i] + start < e and ends[i] + start > s]
+                for n, i in enumerate(inside):
+                    tags[i] = tag_id[("B-" if n == 0 else "I-") + label]
+            out.append({"id": f"{self.article_id}/{k:05d}", "article_id": self.article_id, "sentence": k,
+                        "start": start, "end": end, "text": self.text[start:end], "tokens": tokens,
+                        "token_starts": starts, "token_ends": ends, "tags": tags})
+        return out
+
+
+@dataclass
 class Conversion:
     """What one task became: rows, rejection lines, and the relation count it was checked against."""
 
     article: dict[str, Any]
     statements: list[dict[str, Any]] = field(default_factory=list)
-    mentions: list[dict[str, Any]] = field(default_factory=list)
+    mentions: MentionBlock | None = None
     rejections: list[dict[str, Any]] = field(default_factory=list)
     relations_in: int = 0
     stats: Counter = field(default_factory=Counter)
@@ -158,8 +191,8 @@ def count_relations(annotation: Any) -> int:
     """Relations and statement items in an annotation: the units that must end up as rows or rejections."""
     if not isinstance(annotation, dict) or not isinstance(annotation.get("result"), list):
         return 0
-    return sum(1 for r in annotation["result"] if isinstance(r, dict) and r.get("type") in ("relation",
-                                                                                            STATEMENT_TYPE))
+    kinds = [r.get("type") if type(r) is dict else None for r in annotation["result"]]
+    return kinds.count("relation") + kinds.count(STATEMENT_TYPE)
 
 
 def task_id_of(task: dict[str, Any]) -> int | None:
@@ -187,7 +220,7 @@ def convert_task(task: dict[str, Any], doc: Document, scheme: Scheme, *, context
     tid = task_id_of(task)
     meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
     origin = str(meta.get("origin") or doc.meta.get("origin") or origin)
-    conv = Conversion(article=article_row(doc, tid, origin))
+    conv = Conversion(article=article_row(doc, tid, origin, scheme))
     reject = _Rejector(conv.rejections, {"source": source, "task_id": tid, "article_id": doc.article_id,
                                          "annotation_id": None, "annotator": None})
     annotations = task.get("annotations") or []
@@ -221,7 +254,7 @@ def reject_task(task: dict[str, Any], doc: Document, reason: str, detail: str, *
     return conv
 
 
-def article_row(doc: Document, task_id: int | None, origin: str) -> dict[str, Any]:
+def article_row(doc: Document, task_id: int | None, origin: str, scheme: Scheme) -> dict[str, Any]:
     """The `articles` row of a document, before annotation fields and the split are filled in."""
     meta = doc.meta
     row: dict[str, Any] = {"id": doc.article_id, "text": doc.text}
@@ -229,6 +262,7 @@ def article_row(doc: Document, task_id: int | None, origin: str) -> dict[str, An
         row[key] = _str_or_none(meta.get(key))
     row.update(group=doc.group, split=None, source_split=meta.get("split"), task_id=task_id,
                annotation_id=None, annotator=None, statements=0, origin=origin)
+    row.update(dict.fromkeys(scheme.article_labels))
     return row
 
 
@@ -322,7 +356,7 @@ class _AnnotationView:
                 self.norm[(str(item["id"]), name)] = _single(value.get("choices"))
             elif kind == "textarea" and name == CANONICAL_NAME and "id" in item:
                 self.norm[(str(item["id"]), CANONICAL_NAME)] = _single(value.get("text"))
-            elif kind == "choices" and name in scheme.article_labels:
+            elif kind == "choices" and isinstance(name, str) and name in scheme.article_labels:
                 choice = _single(value.get("choices"))
                 if choice in scheme.article_labels[name]:
                     self.labels[name] = choice
@@ -407,6 +441,13 @@ def _canonical(view: _AnnotationView, sid: str, span: _Span, scheme: Scheme) -> 
 
 def resolve_name(name: str, is_actor: bool, scheme: Scheme) -> tuple[str, str, str]:
     """A name given as text: the codebook entry with that id or label, else `x:<slug>` labelled by the name."""
+    key = (name, is_actor)
+    if key not in scheme.names:
+        scheme.names[key] = _resolve_name(name, is_actor, scheme)
+    return scheme.names[key]
+
+
+def _resolve_name(name: str, is_actor: bool, scheme: Scheme) -> tuple[str, str, str]:
     if is_actor:
         aid = scheme.actor_names.get(name)
         if aid:
@@ -420,6 +461,8 @@ def resolve_name(name: str, is_actor: bool, scheme: Scheme) -> tuple[str, str, s
 
 def _stance(labels: Any, scheme: Scheme) -> tuple[str, list[str]]:
     """(stance, qualifiers) from relation labels; ValueError naming what is wrong."""
+    if type(labels) is list and len(labels) == 1 and type(labels[0]) is str and labels[0] in scheme.stances:
+        return labels[0], []
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ValueError(f"labels {labels!r} are not a list of strings")
     unknown = [x for x in labels if x not in scheme.stances and x not in scheme.qualifiers]
@@ -527,42 +570,24 @@ def _convert_annotation(ann: dict[str, Any], doc: Document, scheme: Scheme, conv
              "actor_context_start": None, "actor_context_end": None,
              "policy_context_start": None, "policy_context_end": None}, name)
 
-    conv.mentions = _mention_rows(view, ctx, doc, reject, ann, scheme)
+    conv.mentions = _mention_rows(view, ctx, doc, reject, ann)
     conv.article.update(annotation_id=aid, annotator=annotator, statements=len(conv.statements))
     conv.article.update({name: view.labels.get(name) for name in scheme.article_labels})
     conv.stats["spans"] += len(view.spans)
 
 
 def _mention_rows(view: _AnnotationView, ctx: _Context, doc: Document, reject: _Rejector,
-                  ann: dict[str, Any], scheme: Scheme) -> list[dict[str, Any]]:
-    """One row per sentence of the annotated article: tokens and BIO tags of the annotation's spans."""
-    tag_id = {name: i for i, name in enumerate(scheme.tag_names)}
-    kept: list[_Span] = []
+                  ann: dict[str, Any]) -> MentionBlock:
+    """The annotated article's sentences and its spans, overlapping ones reported and left out."""
+    kept: list[tuple[int, int, str]] = []
     end_so_far = -1
     for sid, span in sorted(view.spans.items(), key=lambda kv: (kv[1].start, -kv[1].end, kv[1].label)):
-        if kept and (span.start, span.end, span.label) == (kept[-1].start, kept[-1].end, kept[-1].label):
+        if kept and (span.start, span.end, span.label) == kept[-1]:
             continue  # the same mention marked twice (one per statement): one tag sequence
         if span.start < end_so_far:
             reject("span", OVERLAP, f"span {sid} ({span.label} {span.start}..{span.end}) overlaps another span; "
                    "left out of the mentions tags (kept in statements)", item=sid, annotation=ann)
             continue
-        kept.append(span)
+        kept.append((span.start, span.end, span.label))
         end_so_far = span.end
-    sentences = merge_across(ctx.sentences, [(s.start, s.end) for s in kept])
-    rows: list[dict[str, Any]] = []
-    k = 0
-    text = doc.text
-    for number, (start, end) in enumerate(sentences):
-        tokens, starts, ends = tokenize(text, start, end)
-        tags = [0] * len(tokens)
-        while k < len(kept) and kept[k].start < end:
-            span = kept[k]
-            first = bisect_left(ends, span.start - start + 1)  # first token ending after the span starts
-            last = bisect_left(starts, span.end - start)  # tokens starting before the span ends
-            for t in range(first, last):
-                tags[t] = tag_id[("B-" if t == first else "I-") + span.label]
-            k += 1
-        rows.append({"id": f"{doc.article_id}/{number:04d}", "article_id": doc.article_id, "sentence": number,
-                     "start": start, "end": end, "text": text[start:end], "tokens": tokens,
-                     "token_starts": starts, "token_ends": ends, "tags": tags})
-    return rows
+    return MentionBlock(doc.article_id, doc.text, merge_across(ctx.sentences, [(s, e) for s, e, _ in kept]), kept)

@@ -10,8 +10,10 @@ digit or opening quote ends one, unless the word before the stop is a known abbr
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_right
+from typing import Any
 
 Span = tuple[int, int]
 
@@ -24,35 +26,36 @@ u.s u.k u.n e.u u.s.a d.c e.g i.e a.m p.m ft mt ave blvd rd
 """
 ABBREVIATIONS = frozenset(_ABBREVIATIONS.split())
 
-_LINE = re.compile(r"[^\n]+")
-# A sentence-final stop: terminators, closing quotes/brackets, then white space and a plausible opener.
-_STOP = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9¿¡])")
-_WORD_BEFORE = re.compile(r"(\S+)$")
+# A line break, or a sentence-final stop: terminators, closing quotes/brackets, then white space on the same
+# line and a plausible opener.
+# (`[.!?][.!?]*`, not `[.!?]+`: a leading character set lets the regex engine skip ahead fast.)
+_BOUNDARY = re.compile(r"\n|[.!?][.!?]*[\"'”’)\]]*(?=[^\S\n]+[\"'“‘(\[]?[A-Z0-9¿¡])")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def _is_abbreviation(line: str, stop_at: int) -> bool:
+def _is_abbreviation(text: str, stop_at: int) -> bool:
     """True when the `.` at `stop_at` closes an abbreviation or an initial, not a sentence."""
-    m = _WORD_BEFORE.search(line, 0, stop_at)
-    if not m:
-        return False
-    word = m.group(1).lstrip("\"'“‘([").lower()
+    begin = max(text.rfind(" ", 0, stop_at), text.rfind("\n", 0, stop_at), text.rfind("\t", 0, stop_at),
+                text.rfind("\xa0", 0, stop_at)) + 1
+    word = text[begin:stop_at].lstrip("\"'“‘([").lower()
     return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
 def split_sentences(text: str) -> list[Span]:
     """Sentence (start, end) offsets into `text`, in order, covering every non-blank character once."""
     spans: list[Span] = []
-    for line in _LINE.finditer(text):
-        base, body = line.start(), line.group()
-        start = 0
-        for stop in _STOP.finditer(body):
-            # "Mr. Smith" is one sentence; a lone stop with a closing quote ('"No." Then') always ends one.
-            if stop.group() == "." and _is_abbreviation(body, stop.start()):
-                continue
-            _append(spans, body, base, start, stop.end())
-            start = stop.end()
-        _append(spans, body, base, start, len(body))
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        stop = m.group()
+        if stop == "\n":
+            _append(spans, text, start, m.start())
+        # "Mr. Smith" is one sentence; a lone stop with a closing quote ('"No." Then') always ends one.
+        elif stop == "." and _is_abbreviation(text, m.start()):
+            continue
+        else:
+            _append(spans, text, start, m.end())
+        start = m.end()
+    _append(spans, text, start, len(text))
     return spans
 
 
@@ -97,12 +100,12 @@ def _given_spans(given: object, length: int) -> list[Span]:
     return spans
 
 
-def _append(spans: list[Span], body: str, base: int, start: int, end: int) -> None:
-    piece = body[start:end]
+def _append(spans: list[Span], text: str, start: int, end: int) -> None:
+    piece = text[start:end]
     stripped = piece.strip()
     if stripped:
-        lead = len(piece) - len(piece.lstrip())
-        spans.append((base + start + lead, base + start + lead + len(stripped)))
+        lead = start + len(piece) - len(piece.lstrip())
+        spans.append((lead, lead + len(stripped)))
 
 
 def merge_across(sentences: list[Span], spans: list[Span]) -> list[Span]:
@@ -129,6 +132,52 @@ def merge_across(sentences: list[Span], spans: list[Span]) -> list[Span]:
 def sentence_index(starts: list[int], offset: int) -> int:
     """Index of the sentence holding `offset`, given the sentences' start offsets (the one before a gap)."""
     return max(bisect_right(starts, offset) - 1, 0)
+
+
+def token_bounds(text: str) -> tuple[Any, Any, Any, bytes]:
+    """The tokens of `tokenize`, vectorised: start and end offsets, UTF-8 byte lengths, and their bytes.
+
+    No Python object per token: every character is white space, a word character (what `\\w` matches:
+    alphanumeric or `_`) or another mark; a token is a run of word characters or one other mark, so the
+    tokens, in order, are exactly the non-space characters, and their bytes are the text's UTF-8 bytes
+    less the white space.
+    """
+    import numpy as np
+
+    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    utf8 = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    table = _bmp_classes()
+    if cp.size and int(cp.max()) > 0xFFFF:  # characters beyond the BMP (emoji): class them one by one
+        astral = cp > 0xFFFF
+        cls = table[np.where(astral, 0, cp)]
+        cls[astral] = [_char_class(chr(c)) for c in cp[astral].tolist()]
+    else:
+        cls = table[cp]
+    token = cls != 0
+    word, other = cls == 1, cls == 2
+    starts = np.flatnonzero(other | (word & ~np.concatenate(([False], word[:-1]))))
+    ends = np.flatnonzero(other | (word & ~np.concatenate((word[1:], [False])))) + 1
+    if utf8.size == cp.size:  # ASCII: one byte per character
+        return starts, ends, (ends - starts).astype(np.int32), utf8[token].tobytes()
+    # byte offset of every character: the UTF-8 bytes that do not continue a character
+    at = np.concatenate((np.flatnonzero((utf8 & 0xC0) != 0x80), [utf8.size]))
+    if not np.any(~token & (cp >= 0x80)):  # no white space beyond ASCII: drop the ASCII white-space bytes
+        keep = (utf8 >= 0x80) | table[np.minimum(utf8, 127)].astype(bool)
+    else:
+        keep = np.repeat(token, np.diff(at))
+    return starts, ends, (at[ends] - at[starts]).astype(np.int32), utf8[keep].tobytes()
+
+
+def _char_class(c: str) -> int:
+    return 0 if c.isspace() else 1 if (c.isalnum() or c == "_") else 2
+
+
+@functools.cache
+def _bmp_classes() -> Any:
+    """Class of every character of the Basic Multilingual Plane: 0 white space, 1 word, 2 other."""
+    import numpy as np
+
+    return np.array([_char_class(chr(i)) for i in range(0x10000)], np.uint8)
 
 
 def tokenize(text: str, start: int = 0, end: int | None = None) -> tuple[list[str], list[int], list[int]]:

@@ -276,3 +276,45 @@ def test_python_m_corpus_build(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "corpus", "build", str(tmp_path / "nope.json"), "--out",
                           str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "no such file" in bad.stderr
+
+
+def test_mention_rows_slice_their_tokens_and_tags_match_spans(built: Path) -> None:
+    from datasets import load_from_disk
+
+    mentions = rows(built, "mentions")
+    names = load_from_disk(str(built / "mentions"))["train"].features["tags"].feature.names
+    articles = {a["id"]: a["text"] for a in rows(built, "articles")}
+    for r in mentions:
+        assert articles[r["article_id"]][r["start"]:r["end"]] == r["text"]
+        assert [r["text"][s:e] for s, e in zip(r["token_starts"], r["token_ends"], strict=True)] == r["tokens"]
+    ex8 = [[(t, names[g]) for t, g in zip(r["tokens"], r["tags"], strict=True) if g] for r in mentions
+           if r["article_id"] == "ex-008"]
+    assert ex8 == [[], [("Sheinbaum", "B-Actor"), ("U", "B-Policy"), (".", "I-Policy"), ("S", "I-Policy"),
+                        (".", "I-Policy"), ("military", "I-Policy"), ("assistance", "I-Policy")],
+                   [("Trump", "B-Actor")]]
+
+
+def test_digest_ignores_chunking_and_slicing() -> None:
+    import pyarrow as pa
+
+    from corpus.build import content_digest, mention_features
+    from corpus.codebook import load_codebook
+
+    feats = {"mentions": mention_features(load_codebook())}
+    schema = feats["mentions"].arrow_schema
+    data = {"id": ["a/0", "a/1", "b/0"], "article_id": ["a", "a", None], "sentence": [0, 1, 0], "start": [0, 5, 0],
+            "end": [4, 9, 3], "text": ["x y", "", "z"], "tokens": [["x", "y"], [], ["z"]],
+            "token_starts": [[0, 2], [], [0]], "token_ends": [[1, 3], [], [1]], "tags": [[1, 0], [], [0]]}
+    table = pa.Table.from_pydict(data, schema=schema)
+    padded = pa.Table.from_pydict({k: [v[0], *v] for k, v in data.items()}, schema=schema).slice(1)
+    rechunked = pa.concat_tables([table.slice(0, 1), table.slice(1)])
+    empty = pa.Table.from_pylist([], schema=schema)
+
+    def digest(t: pa.Table) -> str:
+        return content_digest({"mentions": {"train": t, "validation": empty, "test": empty}}, feats)
+
+    assert digest(table) == digest(padded) == digest(rechunked)
+    changed = pa.Table.from_pydict({**data, "tokens": [["x", "y"], [], ["Z"]]}, schema=schema)
+    assert digest(changed) != digest(table)
+    nulled = pa.Table.from_pydict({**data, "article_id": ["a", "a", ""]}, schema=schema)
+    assert digest(nulled) != digest(table)  # null and "" differ

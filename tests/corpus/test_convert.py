@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from corpus.codebook import load_codebook
 from corpus.convert import Document, Scheme, convert_task, reject_task
@@ -102,7 +104,7 @@ def test_two_annotators_without_gold_need_adjudication(scheme: Scheme) -> None:
     a = ann([*spans(), relation_item("a1", "p1", "support"), relation_item("a2", "p2", "oppose")], aid=2)
     b = ann([*spans(), relation_item("a1", "p1", "neutral")], aid=3)
     conv = convert(task(a, b), scheme)
-    assert conv.statements == [] and conv.mentions == []
+    assert conv.statements == [] and conv.mentions is None
     assert reasons(conv) == ["needs_adjudication"] * 3
     assert {r["item"] for r in conv.rejections} == {"a1>p1", "a2>p2"}
 
@@ -216,13 +218,14 @@ def test_mentions_are_sentence_rows_with_bio_tags(scheme: Scheme) -> None:
     conv = convert(task(ann(GOOD)), scheme)
     names = scheme.tag_names
     assert names == ["O", "B-Actor", "I-Actor", "B-Policy", "I-Policy"]
-    assert [r["sentence"] for r in conv.mentions] == [0, 1, 2, 3]
-    row = conv.mentions[1]
+    rows = conv.mentions.rows(names)
+    assert [r["sentence"] for r in rows] == [0, 1, 2, 3]
+    row = rows[1]
     assert row["text"] == TEXT[row["start"]:row["end"]]
     tagged = [(t, names[g]) for t, g in zip(row["tokens"], row["tags"], strict=True) if g]
     assert tagged == [("President", "B-Actor"), ("Trump", "I-Actor"), ("deploy", "B-Policy"),
                       ("American", "I-Policy"), ("troops", "I-Policy")]
-    for r in conv.mentions:
+    for r in rows:
         assert [r["text"][s:e] for s, e in zip(r["token_starts"], r["token_ends"], strict=True)] == r["tokens"]
 
 
@@ -239,7 +242,7 @@ def test_a_span_across_sentences_joins_them_in_mentions(scheme: Scheme) -> None:
     items = span_items("a9", s, s + len("troops. Sheinbaum"), "troops. Sheinbaum", "Actor", "us_government")
     conv = convert(task(ann(items)), scheme)
     assert len(conv.mentions) == 3
-    assert "troops. Sheinbaum" in conv.mentions[1]["text"]
+    assert "troops. Sheinbaum" in conv.mentions.rows(scheme.tag_names)[1]["text"]
 
 
 def test_reject_task_accounts_for_every_relation(scheme: Scheme) -> None:
@@ -253,3 +256,35 @@ def test_malformed_shapes_do_not_crash(scheme: Scheme) -> None:
     assert len(conv.statements) == 2 and conv.article["task_id"] == 7
     assert reasons(conv) == ["malformed", "malformed", "malformed"]
     assert reasons(convert({"id": 1, "annotations": {"x": 1}}, scheme)) == ["malformed"]
+
+
+_junk = st.recursive(st.none() | st.booleans() | st.integers(-3, 300) | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                     max_leaves=6)
+_item = st.fixed_dictionaries(
+    {"type": st.sampled_from(["labels", "choices", "textarea", "relation", "statement", "rating", None, 3])},
+    optional={"id": st.sampled_from(["a1", "p1", "a2", "p2", "zz", 7]),
+              "from_name": st.sampled_from(["mention", "actor", "policy", "canonical", "relevance", ["x"], None]),
+              "from_id": st.sampled_from(["a1", "p1", "a2", "zz", None]),
+              "to_id": st.sampled_from(["p1", "p2", "a1", "zz", [1]]),
+              "direction": st.sampled_from(["right", "left", "bi"]),
+              "labels": st.lists(st.sampled_from(["support", "oppose", "conditional", "maybe", 1]), max_size=3) | _junk,
+              "value": _junk | st.fixed_dictionaries({}, optional={
+                  "start": st.integers(-2, 200) | _junk, "end": st.integers(-2, 200), "text": _junk,
+                  "labels": st.lists(st.sampled_from(["Actor", "Policy", "X"]), max_size=2),
+                  "choices": st.lists(st.sampled_from(["donald_trump", "extradition", "relevant", "nope"]),
+                                      max_size=2),
+                  "stance": st.sampled_from(["support", "oppose", "x", None]), "actor": _junk, "target": _junk,
+                  "context_start": st.integers(-1, 150), "context_end": st.integers(-1, 150)})})
+
+
+@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_item | _junk, max_size=8), min_size=0, max_size=3), st.lists(st.booleans(), max_size=3))
+def test_any_result_converts_or_is_reported(results: list, flags: list) -> None:
+    scheme = Scheme.from_codebook(load_codebook())
+    annotations = [ann(r, aid=i, ground_truth=flags[i] if i < len(flags) else False)
+                   for i, r in enumerate(results)]
+    conv = convert(task(*annotations), scheme)  # never raises: every relation is a row or a rejection line
+    assert conv.relations_in == len(conv.statements) + conv.relations_rejected
+    if conv.mentions is not None:
+        conv.mentions.rows(scheme.tag_names)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import functools
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.sentences import merge_across, segment, split_sentences, tokenize
+
+
+@functools.cache
+def _mention_schema() -> tuple:
+    from corpus.build import mention_features
+    from corpus.codebook import load_codebook
+    from corpus.convert import Scheme
+
+    codebook = load_codebook()
+    return mention_features(codebook), Scheme.from_codebook(codebook).tag_names
 
 
 def texts(text: str) -> list[str]:
@@ -48,6 +60,7 @@ def test_tokenize_offsets_relative_to_start() -> None:
     assert [text[3 + s:3 + e] for s, e in zip(starts, ends, strict=True)] == tokens
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab .!?\n\"'AB1")), max_size=80))
 def test_sentences_cover_every_non_blank_character_once(text: str) -> None:
     spans = split_sentences(text)
@@ -60,3 +73,38 @@ def test_sentences_cover_every_non_blank_character_once(text: str) -> None:
             covered[i] = True
         last = e
     assert all(covered[i] for i, c in enumerate(text) if not c.isspace())
+
+
+@settings(deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab_ .,’\n\té🇲1")), max_size=60))
+def test_vectorised_token_bounds_equal_the_regex(text: str) -> None:
+    from corpus.sentences import token_bounds
+
+    starts, ends, nbytes, data = token_bounds(text)
+    tokens, t_starts, t_ends = tokenize(text)
+    assert starts.tolist() == t_starts and ends.tolist() == t_ends
+    assert nbytes.tolist() == [len(t.encode()) for t in tokens]
+    assert "".join(tokens) == "".join(text.split()) == data.decode()
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.text(alphabet=st.sampled_from(list("ab .!\nA’é")), min_size=1, max_size=60), st.data())
+def test_mention_table_equals_the_plain_rows(text: str, data: st.DataObject) -> None:
+    from corpus.build import _mention_table
+    from corpus.convert import MentionBlock
+
+    features, names = _mention_schema()
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(text)), max_size=4))))
+    spans, pos = [], 0
+    for a, b in zip(cuts[::2], cuts[1::2], strict=False):
+        if a >= pos and b > a and text[a:b].strip():
+            spans.append((a, b, data.draw(st.sampled_from(["Actor", "Policy"]))))
+            pos = b
+    sentences = merge_across(split_sentences(text), [(a, b) for a, b, _ in spans])
+    if data.draw(st.booleans()) and len(sentences) > 1:
+        sentences = sentences[1:]  # a sentence left out: its tokens must not appear
+        spans = [s for s in spans if s[0] >= sentences[0][0]]
+    blocks = [MentionBlock("a", text, sentences, spans), MentionBlock("a-b", text, sentences, spans)]
+    table = _mention_table(blocks, features, names)
+    expected = sorted((r for b in blocks for r in b.rows(names)), key=lambda r: r["id"])
+    assert table.to_pylist() == expected
