@@ -122,6 +122,56 @@ def predict(
     typer.echo(f"{summary['rows']} rows -> {summary['out']} (labels {', '.join(summary['labels'])}{scores})")
 
 
+@app.command("train-tagger")
+def train_tagger_command(
+    config: Annotated[str, typer.Option("--config", help="Tagger config YAML: a path, or a bundled name "
+                                                         "(tagger, tagger_tiny).")] = "tagger",
+    dataset: Annotated[str | None, typer.Option(help="DATASET folder holding mentions/ (default: the config's).")]
+        = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config field, key=value; repeatable.")]
+        = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default as for train).")] = None,
+) -> None:
+    """Train the Actor/Policy span tagger (token classification) from DATASET/mentions; one MLflow run."""
+    from training.tagger import load_tagger_config, train_tagger
+
+    _quiet_libraries()
+    try:
+        cfg, file = load_tagger_config(config, set_ or [])
+        run = train_tagger(cfg, file, dataset=dataset, tracking_uri=tracking_uri)
+    except NewsstanceError as e:
+        fail(e)
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics.items() if k.startswith("span_"))
+    typer.echo(f"run {run.run_id}: {scores or 'no validation split'}\nmodel {run.model_uri} "
+               f"(registered {run.registered or '-'}; folder {run.model_dir})")
+
+
+@app.command()
+def extract(
+    articles: Annotated[list[Path], typer.Argument(metavar="ARTICLE", help="Article files: stored article "
+                                                   "JSON, or .txt .md .html .json .jsonl as `corpus add` reads.")],
+    model: Annotated[str, typer.Option(help="Stance model folder or MLflow URI (models:/newsstance-stance@champion).")],
+    out: Annotated[Path, typer.Option(help="Output .json: a list of statements (actor, policy option, stance, "
+                                           "confidence, evidence span), as `evaluation network` reads.")],
+    tagger: Annotated[str | None, typer.Option(help="Span tagger folder or MLflow URI (default: the codebook's "
+                                                    "alias gazetteer alone).")] = None,
+    window: Annotated[int, typer.Option(min=1, help="Pair mentions at most WINDOW-1 sentences apart.")] = 1,
+    min_confidence: Annotated[float, typer.Option(min=0, max=1, help="Drop statements below this confidence.")]
+        = 0.0,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")] = None,
+) -> None:
+    """Article text -> stance statements with the stance model (and tagger)."""
+    from training.extract import extract_files
+
+    _quiet_libraries()
+    try:
+        s = extract_files(articles, out, model, tagger, tracking_uri, window=window, min_confidence=min_confidence)
+    except NewsstanceError as e:
+        fail(e)
+    typer.echo(f"{s['articles']} article(s), {s['mentions']} mentions, {s['statements']} statements -> {s['out']} "
+               f"(model {s['model_version']}, tagger {s['tagger']})")
+
+
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,

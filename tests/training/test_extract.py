@@ -79,13 +79,17 @@ def _tiny_stance_model(folder: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def tiny_stance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_stance_model(tmp_path_factory.mktemp("models") / "stance")
+
+
 @pytest.mark.slow
-def test_extract_files_writes_statements_the_network_reads(tmp_path: Path) -> None:
+def test_extract_files_writes_statements_the_network_reads(tmp_path: Path, tiny_stance: Path) -> None:
     from evaluation.statements import read_statements
 
-    model = _tiny_stance_model(tmp_path / "stance")
     out = tmp_path / "statements.json"
-    summary = extract_files([SEED], out, str(model))
+    summary = extract_files([SEED], out, str(tiny_stance))
     rows = json.loads(out.read_text())
     assert summary["statements"] == len(rows) > 10 and summary["tagger"] == "gazetteer"
     text = CorpusStore().read_article("article-001").text
@@ -110,3 +114,22 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="model path not found"):
         extract_files([SEED], tmp_path / "out.json", str(tmp_path / "no-model"))
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.slow
+def test_extract_cli_end_to_end_and_one_line_errors(tmp_path: Path, tiny_stance: Path) -> None:
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    out = tmp_path / "s.json"
+    ok = CliRunner().invoke(app, ["extract", str(SEED), "--model", str(tiny_stance), "--out", str(out),
+                                  "--window", "2", "--min-confidence", "0"])
+    assert ok.exit_code == 0, ok.output
+    assert "1 article(s)" in ok.output and "tagger gazetteer" in ok.output
+    assert len(json.loads(out.read_text())) > 10
+    bad = CliRunner().invoke(app, ["extract", str(tmp_path / "missing.json"), "--model", str(tiny_stance),
+                                   "--out", str(tmp_path / "t.json")])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
+    assert bad.output.strip().splitlines()[-1].startswith("error: ") and "missing.json" in bad.output
+    assert not (tmp_path / "t.json").exists()
