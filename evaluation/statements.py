@@ -71,14 +71,17 @@ def _from_file(path: Path, codebook: Codebook) -> StatementSource:
         raise InputError(path, "holds no rows")
     if all(isinstance(r.get("data"), dict) for r in rows):
         return _convert_tasks([(f"{path}[{i}]", r) for i, r in enumerate(rows)], codebook, str(path), "tasks")
+    from corpus.convert import Scheme
+
     out = StatementSource(str(path), "rows")
-    names = codebook.stance_names
+    names, scheme = codebook.stance_names, Scheme.from_codebook(codebook)
     for n, row in enumerate(rows, 1):
-        out.statements.append(statement_from_row(row, codebook, names, f"{path}:{n}"))
+        out.statements.append(statement_from_row(row, codebook, names, f"{path}:{n}", scheme))
     return out
 
 
-def statement_from_row(row: dict[str, Any], codebook: Codebook, names: list[str], where: str) -> Statement:
+def statement_from_row(row: dict[str, Any], codebook: Codebook, names: list[str], where: str,
+                       scheme: Any = None) -> Statement:
     """A statement row: `actor_id`|`actor`, `policy_id`|`policy`|`target`, a stance; labels and type optional."""
     actor = _first(row, ("actor_id", "actor"))
     policy = _first(row, ("policy_id", "policy", "target"))
@@ -93,8 +96,8 @@ def statement_from_row(row: dict[str, Any], codebook: Codebook, names: list[str]
         stance = names[stance]
     if stance not in names:
         raise InputError(where, f"stance {stance!r} is not in the codebook {names}")
-    actor_id, actor_label, actor_type = _resolve(str(actor), True, codebook)
-    policy_id, policy_label, _ = _resolve(str(policy), False, codebook)
+    actor_id, actor_label, actor_type = _resolve(str(actor), True, codebook, scheme)
+    policy_id, policy_label, _ = _resolve(str(policy), False, codebook, scheme)
     conf = row.get("confidence")
     try:
         conf = float(conf) if conf not in (None, "") else None
@@ -113,7 +116,7 @@ def _first(row: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return next((row[k] for k in keys if row.get(k) not in (None, "")), None)
 
 
-def _resolve(name: str, is_actor: bool, codebook: Codebook) -> tuple[str, str, str]:
+def _resolve(name: str, is_actor: bool, codebook: Codebook, scheme: Any = None) -> tuple[str, str, str]:
     """(id, label, actor type) for a codebook id or label; other names are kept as given."""
     from corpus.convert import Scheme, resolve_name
 
@@ -124,7 +127,7 @@ def _resolve(name: str, is_actor: bool, codebook: Codebook) -> tuple[str, str, s
         return name, codebook.policy(name).label, UNKNOWN
     if name.startswith("x:"):  # already an external id from the dataset conversion
         return name, name[2:], UNKNOWN
-    return resolve_name(name, is_actor, Scheme.from_codebook(codebook))
+    return resolve_name(name, is_actor, scheme or Scheme.from_codebook(codebook))
 
 
 def _from_dataset(path: Path, codebook: Codebook, split: str | None) -> StatementSource:
@@ -138,14 +141,18 @@ def _from_dataset(path: Path, codebook: Codebook, split: str | None) -> Statemen
     missing = [s for s in splits if s not in dd]
     if missing:
         raise InputError(path, f"no split {missing[0]!r}; the dataset has {', '.join(dd.keys())}")
+    from corpus.convert import Scheme
+
     out = StatementSource(str(path), "dataset")
+    scheme = Scheme.from_codebook(codebook)
     for s in splits:
         ds = dd[s]
         names = list(getattr(ds.features.get("stance"), "names", None) or codebook.stance_names)
         for n, row in enumerate(ds.to_list()):
             if isinstance(row.get("stance"), int):
                 row["stance"] = names[row["stance"]]
-            out.statements.append(statement_from_row(row, codebook, codebook.stance_names, f"{path}[{s}] row {n}"))
+            out.statements.append(statement_from_row(row, codebook, codebook.stance_names, f"{path}[{s}] row {n}",
+                                                     scheme))
     return out
 
 
@@ -184,6 +191,10 @@ def _convert_tasks(tasks: list[tuple[str, dict[str, Any]]], codebook: Codebook, 
                 actor_id=row["actor_id"], policy_id=row["policy_id"], stance=row["stance"],
                 actor_label=row["actor_label"], policy_label=row["policy_label"],
                 actor_type=row.get("actor_type") or UNKNOWN, article_id=article_id))
+    superseded = rejected.pop("superseded", 0)
+    if superseded:
+        out.notes.append(f"{superseded} relations in other annotators' annotations not drawn: each task's gold "
+                         "(ground-truth or adjudicated) annotation is")
     for reason, count in sorted(rejected.items()):
-        out.notes.append(f"{count} statements left out: {reason} (see `corpus build` rejections)")
+        out.notes.append(f"{count} statements left out: {reason} (`corpus build` lists them in rejections.jsonl)")
     return out

@@ -123,18 +123,18 @@ def test_bootstrap_covers_a_known_accuracy_about_95_percent_of_the_time() -> Non
 
 def test_article_clustered_bootstrap_keeps_coverage_where_the_item_bootstrap_loses_it() -> None:
     """Statements of one article are correlated: only resampling articles covers the true accuracy."""
-    rng, p, reps = np.random.default_rng(7), 0.7, 200
+    rng, p, reps = np.random.default_rng(7), 0.7, 150
     clustered = naive = 0
     for rep in range(reps):
         gold, pred, groups = _simulate(rng, p, articles=60, per_article=8, spread=0.3)
-        c = bootstrap_intervals(gold, pred, ["support", "oppose"], groups=groups, n_resamples=400, seed=rep,
+        c = bootstrap_intervals(gold, pred, ["support", "oppose"], groups=groups, n_resamples=300, seed=rep,
                                 metrics=("accuracy",))["accuracy"]
-        n = bootstrap_intervals(gold, pred, ["support", "oppose"], n_resamples=400, seed=rep,
+        n = bootstrap_intervals(gold, pred, ["support", "oppose"], n_resamples=300, seed=rep,
                                 metrics=("accuracy",))["accuracy"]
         clustered += c.low <= p <= c.high
         naive += n.low <= p <= n.high
-    assert 0.90 <= clustered / reps <= 0.99, clustered / reps
-    assert naive / reps < clustered / reps - 0.15, (naive / reps, clustered / reps)
+    assert 0.89 <= clustered / reps <= 0.99, clustered / reps  # seeded: 0.927 (s.e. of a 95% rate: 0.018)
+    assert naive / reps < clustered / reps - 0.12, (naive / reps, clustered / reps)  # seeded: 0.753
 
 
 def test_approximate_randomisation_exact_by_hand() -> None:
