@@ -83,8 +83,9 @@ def _from_file(path: Path, codebook: Codebook) -> StatementSource:
 def statement_from_row(row: dict[str, Any], codebook: Codebook, names: list[str], where: str,
                        scheme: Any = None) -> Statement:
     """A statement row: `actor_id`|`actor`, `policy_id`|`policy`|`target`, a stance; labels and type optional."""
-    actor = _first(row, ("actor_id", "actor"))
-    policy = _first(row, ("policy_id", "policy", "target"))
+    # ids first; a name where no codebook id was found (e.g. `training extract` on an unknown mention)
+    actor = _first(row, ("actor_id", "actor", "actor_label"))
+    policy = _first(row, ("policy_id", "policy", "target", "policy_label"))
     if actor is None or policy is None:
         raise InputError(where, "a statement needs an actor (actor_id | actor) and a policy option "
                                 "(policy_id | policy | target)")

@@ -108,7 +108,14 @@ def test_sources_agree_on_the_seed(tmp_path: Path) -> None:
                                     "policy_id": s.policy_id, "policy_label": s.policy_label, "stance": s.stance,
                                     "confidence": 0.8, "evidence": [0, 5]} for s in corpus.statements]),
                        encoding="utf-8")
+    data = json.loads(extract.read_text(encoding="utf-8"))
+    data.append({"article_id": "article-001", "actor_id": None, "actor_label": "Mexican senators",
+                 "policy_id": "us_troops_in_mexico", "policy_label": "US troops on Mexican soil", "stance": "oppose",
+                 "confidence": 0.55})  # an extracted mention outside the codebook: kept under its name
+    extract.write_text(json.dumps(data), encoding="utf-8")
     rows = read_statements(extract, cb)
+    assert rows.statements[-1].actor_id == "x:mexican-senators" and rows.statements[-1].actor_label == "Mexican senators"
+    rows.statements.pop()
     assert rows.kind == "rows" and rows.statements[0].confidence == 0.8
     assert rows.statements[0].actor_type == "person"  # filled from the codebook
     sc = score_networks(rows.statements, corpus.statements)
