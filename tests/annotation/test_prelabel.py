@@ -102,6 +102,9 @@ def test_prelabel_uploads_predictions_that_appear_on_the_tasks(label_studio: Any
     assert [e.task_id for e in result.queue] == sorted(scores, key=scores.get)
     settings = client.get_project(project["id"])
     assert settings["sampling"] == "Uncertainty sampling" and settings["model_version"] == "fake/1"
+    (tab,) = [v for v in client.sdk.views.list(project=project["id"]) if v.data.get("title") == "Most uncertain first"]
+    listed = [t.id for t in client.sdk.tasks.list(project=project["id"], view=tab.id).items]
+    assert [i for i in listed if i in scores] == [e.task_id for e in result.queue]  # the tab shows the queue
     # A second pass adds nothing: the tasks already hold this model version's prediction.
     again = prelabel_project(client, extractor, "prelabel-unit")
     assert (again.predictions, again.skipped_predicted) == (0, 2)
