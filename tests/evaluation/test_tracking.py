@@ -113,3 +113,24 @@ def test_leaderboard_keeps_the_newest_evaluation_per_model(store: dict, tiny_dat
     assert len(rows) == 2 and again["mlflow"]["run_id"] in {r["run_id"] for r in rows}
     assert store["poor"]["mlflow"]["run_id"] not in {r["run_id"] for r in rows}
     assert len(leaderboard(tracking_uri=store["uri"], latest_only=False)) == 3
+
+
+@pytest.mark.mlflow_server
+def test_against_a_real_tracking_server(mlflow_server: str, tiny_dataset: Path, tmp_path: Path) -> None:
+    """Evaluation runs logged over HTTP, artifacts proxied, then compared by run id and listed."""
+    from evaluation.network import network
+    from tests.evaluation.test_network import SEED_TASK
+
+    a = evaluate(tiny_dataset, "test", tmp_path / "a", model="server/model-a", settings=FAST,
+                 tracking_uri=mlflow_server, experiment="eval-server-test", loader=lambda m: FakePredictor(skill=0.9))
+    b = evaluate(tiny_dataset, "test", tmp_path / "b", model="server/model-b", settings=FAST,
+                 tracking_uri=mlflow_server, experiment="eval-server-test", loader=lambda m: FakePredictor(skill=0.2))
+    c = compare(a["mlflow"]["run_id"], b["mlflow"]["run_id"], n_resamples=300, tracking_uri=mlflow_server)
+    assert c["n"] == 48 and c["tests"][0]["delta"] > 0
+    rows = leaderboard("eval-server-test", tracking_uri=mlflow_server)
+    assert [r["model"] for r in rows] == ["server/model-a", "server/model-b"]
+    s = network(SEED_TASK, tmp_path / "net", gold=SEED_TASK, tracking_uri=mlflow_server, experiment="eval-server-test")
+    import mlflow
+
+    run = mlflow.MlflowClient(mlflow_server).get_run(s["mlflow"]["run_id"])
+    assert run.data.metrics["network_edge_f1"] == 1.0 and run.data.metrics["negative_edges"] == 1
