@@ -75,7 +75,9 @@ def serve(
     typer.echo(f"Label Studio is up at {ls.url} (healthy after {waited:.0f} s)\n"
                f"  log in as {creds.username}; the password is LABEL_STUDIO_PASSWORD in {source}\n"
                f"  API token: LABEL_STUDIO_USER_TOKEN in {source} (the annotation commands read it)\n"
-               "  press Ctrl-C to stop")
+               + (f"  other commands reach it with --url {ls.url} or LABEL_STUDIO_URL={ls.url}\n"
+                  if port != 8080 else "")
+               + "  press Ctrl-C to stop")
     try:
         assert ls.process is not None
         code = ls.process.wait()

@@ -188,6 +188,12 @@ class LabelStudioClient:
                 return
             page += 1
 
+    def count_tasks(self, project_id: int) -> int:
+        """How many tasks the project holds (one small request)."""
+        pager = self.call(f"count tasks of project {project_id}", self.sdk.tasks.list, project=project_id, page=1,
+                          page_size=1, fields="task_only")
+        return int(getattr(pager.response, "total", None) or len(pager.items or []))
+
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
         """Import tasks (with inline annotations/predictions); returns the new task ids in order."""
         resp = self.call(f"import {len(tasks)} tasks into project {project_id}", self.sdk.projects.import_tasks,

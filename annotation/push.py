@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PROJECT = "newsstance"
 PRELABELLERS = ("gazetteer",)
+PRELABELS_META = "prelabels"  # task meta: model versions push uploaded predictions of
 # Task data fields copied from the article (text is what the config shows; the rest is for people and joins).
 _DATA_FIELDS = ("title", "source", "url", "published", "group", "split")
 
@@ -97,10 +98,12 @@ def _text_of(html: str) -> str:
 
 
 def model_versions(task: dict[str, Any]) -> set[str]:
-    """The model versions of a task's predictions (the list field arrives as a comma-separated string)."""
+    """The model versions push pre-annotated a task with (kept in its meta: the plain task listing carries
+    meta but not predictions), plus those of any predictions the task dict holds."""
+    found = {str(v) for v in (task.get("meta") or {}).get(PRELABELS_META) or []}
     raw = task.get("predictions_model_versions") or []
     versions = raw.split(",") if isinstance(raw, str) else raw
-    found = {str(v).strip() for v in versions if str(v).strip()}
+    found |= {str(v).strip() for v in versions if str(v).strip()}
     return found | {str(p.get("model_version")) for p in task.get("predictions") or [] if isinstance(p, dict)}
 
 
@@ -152,8 +155,7 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
     pid = report.project_id
     report.articles = len(articles)
     existing: dict[str, list[dict[str, Any]]] = {}
-    # Predictions are only listed with the full task; fetch them only when they matter.
-    for task in client.iter_tasks(pid, with_annotations=bool(prelabel)):
+    for task in client.iter_tasks(pid):
         aid = (task.get("data") or {}).get("article_id")
         if aid:
             existing.setdefault(str(aid), []).append(task)
@@ -161,17 +163,20 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
     version = gazetteer_version(codebook)
     to_import: list[tuple[Article, dict[str, Any]]] = []
     superseded: list[tuple[dict[str, Any], str]] = []
-    late_predictions: list[tuple[int, dict[str, Any]]] = []
+    late_predictions: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     for article in articles:
         tasks = existing.get(article.id, [])
         current = [t for t in tasks if t["data"].get("checksum") == article.checksum]
+        # Older versions of the article's text: marked (again, if an earlier push stopped before marking them).
+        superseded += [(t, article.checksum) for t in tasks if t["data"].get("checksum") != article.checksum
+                       and (t.get("meta") or {}).get("superseded_by") != article.checksum]
         if current:
             report.unchanged += 1
             task = current[0]
             if "gazetteer" in prelabel and version not in model_versions(task):
                 pred = gazetteer_prediction(task["data"]["text"], codebook)
                 if pred:
-                    late_predictions.append((task["id"], pred))
+                    late_predictions.append((task["id"], task.get("meta") or {}, pred))
             continue
         new_task: dict[str, Any] = {"data": task_data(article), "meta": {"codebook_version": codebook.version}}
         if with_annotations and store.task_path(article.id).is_file():
@@ -190,32 +195,31 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
             pred = gazetteer_prediction(article.text, codebook)
             if pred:
                 new_task["predictions"] = [pred]
+                new_task["meta"][PRELABELS_META] = [version]
                 report.predictions += 1
         if tasks:
             report.changed += 1
-            superseded += [(t, article.checksum) for t in tasks if not (t.get("meta") or {}).get("superseded_by")]
         else:
             report.new += 1
         to_import.append((article, new_task))
 
-    done = 0
     for batch in _batches(to_import, batch_size):
         client.import_tasks(pid, [t for _, t in batch])
         report.batches += 1
-        done += len(batch)
         if progress:
             progress(len(batch))
     for task, checksum in superseded:
         client.update_task(task["id"], meta={**(task.get("meta") or {}), "superseded_by": checksum})
-    for task_id, pred in late_predictions:
+    for task_id, meta, pred in late_predictions:
         client.create_prediction(task_id, pred["result"], model_version=pred["model_version"], score=pred["score"])
+        client.update_task(task_id, meta={**meta, PRELABELS_META: sorted({*meta.get(PRELABELS_META, []), version})})
         report.predictions += 1
     if "gazetteer" in prelabel and proj.get("model_version") != version:
         client.update_project(pid, model_version=version)
     if with_annotations and report.unchanged:
         report.notes.append(f"{report.unchanged} articles were already on the server: their annotations were "
                             "not sent again")
-    report.tasks_on_server = sum(1 for _ in client.iter_tasks(pid))
+    report.tasks_on_server = client.count_tasks(pid)
     log.info("pushed %d new, %d changed, %d unchanged articles to project %s", report.new, report.changed,
              report.unchanged, pid)
     return report
