@@ -10,8 +10,8 @@ registry version ("name/version") or MLflow model id. Each prediction is checked
 labelling config before upload (the server accepts unknown relation labels and any span label; we do
 not), and predictions go up in batches through one import call per batch.
 
-The model side (training) is imported inside `load_extractor`'s callers only: this module's pure part
-turns an extraction into a Label Studio result and checks it.
+The models come from `training` (the one place annotation reaches into it, lazily, in `prelabel`); the
+rest of this module turns an extraction into a Label Studio result, checks it and uploads it.
 """
 
 from __future__ import annotations
