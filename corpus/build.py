@@ -308,7 +308,7 @@ def _table(rows: list[dict[str, Any]], features: Any) -> Any:
                                 schema=features.arrow_schema)
 
 
-_BATCH_CHARS = 1 << 21  # articles are tokenised in batches of about this many characters
+_BATCH_CHARS = 1 << 18  # articles are tokenised in batches of about this many characters
 
 
 def _mention_table(blocks: list[MentionBlock], features: Any, tag_names: list[str]) -> Any:
@@ -439,18 +439,26 @@ def _feed(h: Any, array: Any) -> None:
         h.update(json.dumps(array.to_pylist(), ensure_ascii=False, default=str).encode())
 
 
-def content_digest(tables: dict[str, dict[str, Any]], features: dict[str, Any]) -> str:
-    """sha256 over every row of every config: config by name, split in order, features, then each column."""
+def table_digest(config: str, split: str, table: Any, features: Any) -> str:
+    """sha256 (hex) of one config's split: its name, row count, features, then each column in order."""
     h = hashlib.sha256()
-    for config in sorted(tables):
-        feats = json.dumps(features[config].to_dict(), sort_keys=True, ensure_ascii=False)
-        for split in SPLITS:
-            table = tables[config][split]
-            h.update(f"{config}\t{split}\t{table.num_rows}\n{feats}\n".encode())
-            for name in table.column_names:
-                h.update(f"{name}\n".encode())
-                _feed(h, table.column(name))
-    return "sha256:" + h.hexdigest()
+    feats = json.dumps(features.to_dict(), sort_keys=True, ensure_ascii=False)
+    h.update(f"{config}\t{split}\t{table.num_rows}\n{feats}\n".encode())
+    for name in table.column_names:
+        h.update(f"{name}\n".encode())
+        _feed(h, table.column(name))
+    return h.hexdigest()
+
+
+def combine_digests(parts: dict[tuple[str, str], str]) -> str:
+    """The dataset digest from its splits' digests: sha256 over them, configs by name, splits in order."""
+    lines = "".join(f"{c}\t{s}\t{parts[c, s]}\n" for c in sorted({c for c, _ in parts}) for s in SPLITS)
+    return "sha256:" + hashlib.sha256(lines.encode()).hexdigest()
+
+
+def content_digest(tables: dict[str, dict[str, Any]], features: dict[str, Any]) -> str:
+    """The content digest over every row of every config (see `table_digest` and `combine_digests`)."""
+    return combine_digests({(c, s): table_digest(c, s, tables[c][s], features[c]) for c in tables for s in SPLITS})
 
 
 def dataset_digest(path: str | Path, verify: bool = False) -> str:
@@ -565,12 +573,17 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     for row in statements:
         row["stance"] = label2id[row["stance"]]
     clock.lap("split")
-    tables = {c: {s: _table(by_split[c][s], features[c]) for s in SPLITS} for c in ("statements", "articles")}
-    tag_names = scheme.tag_names
-    tables["mentions"] = {s: _mention_table(blocks[s], features["mentions"], tag_names) for s in SPLITS}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # numpy work on mentions overlaps the Python work on statements
+        mention_tables = {s: pool.submit(_mention_table, blocks[s], features["mentions"], scheme.tag_names)
+                          for s in SPLITS}
+        tables = {c: {s: _table(by_split[c][s], features[c]) for s in SPLITS} for c in ("statements", "articles")}
+        tables["mentions"] = {s: future.result() for s, future in mention_tables.items()}
     clock.lap("arrow")
     sizes = {c: {s: tables[c][s].num_rows for s in SPLITS} for c in CONFIGS}
-    stance_counts = {s: Counter(codebook.stance_names[r["stance"]] for r in by_split["statements"][s])
+    stance_counts = {s: Counter({codebook.stance_names[k]: n for k, n in
+                                 Counter(map(operator.itemgetter("stance"), by_split["statements"][s])).items()})
                      for s in SPLITS}
     groups_per_split = Counter(manifest.groups[g] for g in {r["group"] for r in articles})
     empty = [s for s in SPLITS if sizes["statements"][s] == 0]
@@ -666,13 +679,13 @@ def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: d
            agreement: dict[str, Any] | None, clock: _Clock) -> str:
     """Write the whole dataset folder through a temporary sibling and one rename; returns the content digest.
 
-    The Parquet files are written on a second thread while this one hashes the tables and saves the Arrow
-    copies: pyarrow and hashlib release the GIL, so the two overlap on a machine with two cores.
+    Each split is hashed and saved (Arrow, Parquet) on a small thread pool: pyarrow, numpy and hashlib release
+    the GIL for the heavy parts, so the work overlaps on a machine with two cores.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow.parquet as pq
-    from datasets import Dataset, DatasetDict, DatasetInfo, NamedSplit
+    from datasets import Dataset, DatasetInfo, NamedSplit
 
     def parquet(table: Any, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -681,24 +694,29 @@ def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: d
         else:  # no row group at all: a 0-row group makes load_dataset("parquet") fail
             pq.ParquetWriter(target, table.schema).close()
 
-    with atomic_path(options.out) as tmp, _quiet_datasets(), ThreadPoolExecutor(1) as pool:
+    def arrow(config: str, split: str, target: Path) -> str:
+        """Hash one split, then save it with that hash as its fingerprint (the cache key `datasets` uses)."""
+        table = tables[config][split]
+        digest = table_digest(config, split, table, features[config])
+        info = DatasetInfo(description=f"newsstance {config}", features=features[config], config_name=config)
+        ds = Dataset(table, info=info, split=NamedSplit(split), fingerprint=digest[:16])
+        # an empty split still gets one (empty) shard: with none, load_from_disk fails on it
+        ds.save_to_disk(str(target), num_shards=None if table.num_rows else 1)
+        return digest
+
+    with atomic_path(options.out) as tmp, _quiet_datasets(), ThreadPoolExecutor(3) as pool:
         tmp.mkdir(parents=True)
-        pending = [pool.submit(parquet, tables[c][s], tmp / "parquet" / c / f"{s}.parquet")
+        written = [pool.submit(parquet, tables[c][s], tmp / "parquet" / c / f"{s}.parquet")
                    for c in CONFIGS for s in SPLITS]
-        digest = content_digest(tables, features)
-        clock.lap("digest")
+        hashed = {(c, s): pool.submit(arrow, c, s, tmp / c / s) for c in CONFIGS for s in SPLITS}
+        for config in CONFIGS:  # what DatasetDict.save_to_disk writes beside its splits
+            (tmp / config).mkdir(parents=True, exist_ok=True)
+            (tmp / config / "dataset_dict.json").write_text(json.dumps({"splits": list(SPLITS)}), encoding="utf-8")
+        digest = combine_digests({key: future.result() for key, future in hashed.items()})
+        for future in written:
+            future.result()
+        clock.lap("write")
         card.digest = digest
-        for config in CONFIGS:
-            info = DatasetInfo(description=f"newsstance {config}", features=features[config],
-                               config_name=config)
-            parts = {}
-            for split in SPLITS:
-                fingerprint = hashlib.sha256(f"{digest}/{config}/{split}".encode()).hexdigest()[:16]
-                parts[split] = Dataset(tables[config][split], info=info, split=NamedSplit(split),
-                                       fingerprint=fingerprint)
-            # an empty split still gets one (empty) shard: with none, load_from_disk fails on it
-            DatasetDict(parts).save_to_disk(str(tmp / config),
-                                            num_shards={s: 1 for s in SPLITS if not tables[config][s].num_rows})
         (tmp / "README.md").write_text(render_card(card), encoding="utf-8")
         with (tmp / "rejections.jsonl").open("w", encoding="utf-8") as f:
             for line in rejections:
@@ -716,9 +734,6 @@ def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: d
         if agreement is not None:
             (tmp / "agreement.json").write_text(json.dumps(agreement, indent=1, ensure_ascii=False) + "\n",
                                                 encoding="utf-8")
-        for future in pending:
-            future.result()
-        clock.lap("write")
     if options.manifest is not None:
         write_text_atomic(options.manifest, manifest_text(manifest))
     log.info("wrote %s (%s)", options.out, digest)

@@ -11,9 +11,9 @@ import yaml
 
 from corpus.splits import SPLITS
 
-DIGEST_METHOD = ("sha256 over each config (by name), each split (train, validation, test), its features and "
-                 "row count, then each column in a fixed binary form (null flags, then values or lengths and "
-                 "bytes, little-endian), rows ordered by id")
+DIGEST_METHOD = ("sha256 over the lines 'config, split, sha256 of that split' (configs by name, splits train, "
+                 "validation, test); a split's sha256 covers its row count, features and each column in a fixed "
+                 "binary form (null flags, then values or lengths and bytes, little-endian), rows ordered by id")
 
 COLUMN_DOCS: dict[str, dict[str, str]] = {
     "statements": {
