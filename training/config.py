@@ -57,6 +57,9 @@ class SklearnConfig(_Section):
     char_ngram_max: int = Field(5, ge=1, le=8)
     min_df: int = Field(2, ge=1)
     entity_names: bool = Field(False, description="Add TF-IDF features of the actor and policy labels.")
+    mask_names: bool = Field(True, description="Capitalised words not starting a sentence -> one token (who is "
+                                               "named is story-specific; how they are spoken of is not).")
+    prefix_unlocated: bool = Field(False, description="Prefix mentions not located in the context, marked.")
     max_iter: int = Field(3000, ge=10, le=100_000)
 
     @model_validator(mode="after")

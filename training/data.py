@@ -97,8 +97,8 @@ def load_statements(dataset: str | Path, split_names: list[str], names: list[str
     folder = statements_dir(dataset)
     try:
         dd: DatasetDict = load_from_disk(str(folder))
-    except (OSError, ValueError, FileNotFoundError) as e:
-        raise InputError(folder, f"cannot load the dataset ({e})") from None
+    except Exception as e:  # datasets raises anything from OSError to IndexError on a damaged folder
+        raise InputError(folder, f"cannot load the dataset ({type(e).__name__}: {e})") from None
     splits: dict[str, Dataset] = {}
     labels: dict[str, list[str]] = {}
     for split in split_names:

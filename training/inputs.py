@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -9,6 +10,9 @@ ACTOR_OPEN, ACTOR_CLOSE, POLICY_OPEN, POLICY_CLOSE = "[ACT]", "[/ACT]", "[POL]",
 MARKERS = [ACTOR_OPEN, ACTOR_CLOSE, POLICY_OPEN, POLICY_CLOSE]
 # Word-like stand-ins for TF-IDF, whose tokeniser would drop the brackets.
 WORD_MARKERS = {ACTOR_OPEN: "xactb", ACTOR_CLOSE: "xacte", POLICY_OPEN: "xpolb", POLICY_CLOSE: "xpole"}
+NAME_WORD = "xname"
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\.[A-Z][\w'’-]*)*")
+_BEFORE = re.compile(r"(\S*)\s*$")
 
 
 def _span(row: Mapping[str, Any], name: str, length: int) -> tuple[int, int] | None:
@@ -73,7 +77,25 @@ def model_texts(rows: Iterable[Mapping[str, Any]], form: str) -> tuple[list[str]
     return firsts, seconds
 
 
-def sklearn_text(row: Mapping[str, Any]) -> str:
-    """The context with word-like markers (unlocated mentions prefixed), for bag-of-n-gram models."""
+def mask_names(text: str) -> str:
+    """Capitalised words not starting a sentence -> NAME_WORD: who is named is story-specific, how they are
+    spoken of is not (a bag of n-grams otherwise learns entity priors that do not carry to new stories)."""
+    def starts_sentence(start: int) -> bool:
+        before = _BEFORE.search(text[max(0, start - 40): start])
+        word = before.group(1) if before else ""
+        if not word.strip("\"“‘'(["):
+            return True  # start of the text, or after an opening quote or bracket
+        return word[-1] in ".!?" and len(word.rstrip(".!?\"”’)")) > 3  # "said." yes, "Mr." no
+
+    def repl(m: re.Match[str]) -> str:
+        return m.group(0) if starts_sentence(m.start()) else NAME_WORD
+
+    return _CAPITALISED.sub(repl, text)
+
+
+def sklearn_text(row: Mapping[str, Any], prefix_unlocated: bool = False, names: bool = True) -> str:
+    """The context with word-like markers around located mentions, for bag-of-n-gram models; optionally the
+    unlocated mentions as a marked prefix, and with proper names masked (`names=False`)."""
     prefix, marked = mark(row, WORD_MARKERS)
-    return f"{prefix} {marked}".strip()
+    text = f"{prefix} {marked}".strip() if prefix_unlocated else marked
+    return text if names else mask_names(text)

@@ -3,8 +3,13 @@
 Never imported by the package: training.tracking logs this file's path, and MLflow runs it when loading.
 """
 
+import warnings
+
 import mlflow.models
 import mlflow.pyfunc
+
+# MLflow asks for type hints on predict; the logged signature (training.tracking) describes the input instead.
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method", category=UserWarning)
 
 
 class StanceTransformerModel(mlflow.pyfunc.PythonModel):

@@ -89,7 +89,10 @@ def _log_start(config: TrainConfig, config_file: Path, data: StatementData, extr
     from training import tracking
 
     tracking.log_params({**config.flat(), **extra})
+    import os
+
     tracking.set_tags({"newsstance.config": config.name, "newsstance.kind": config.kind,
+                       "newsstance.world_size": os.environ.get("WORLD_SIZE", "1"),
                        "newsstance.input_form": config.data.input_form,
                        "newsstance.dataset_digest": data.digest, "newsstance.dataset": str(data.path)})
     tracking.log_artifact(config_file, "config")
@@ -121,7 +124,7 @@ def _log_artifacts(data: StatementData, config: TrainConfig, proba: np.ndarray, 
 
 
 def _fit_sklearn(config: TrainConfig, data: StatementData, names: list[str], out: Path, sink: Any,
-                 progress: bool) -> tuple[np.ndarray, Any, Path, list[dict[str, float]], dict[str, Any]]:
+                 progress: bool) -> tuple[np.ndarray, Any, Path, dict[str, Any]]:
     from training import tracking
     from training.reports import scores
     from training.sklearn_models import fit_majority, fit_tfidf_logreg
@@ -148,7 +151,7 @@ def _fit_sklearn(config: TrainConfig, data: StatementData, names: list[str], out
     model_dir = out / "model"
     shutil.rmtree(model_dir, ignore_errors=True)
     tracking.save_sklearn_model(fit.model, model_dir)
-    return p_val, fit.model, model_dir, [{"epoch": 1, **record}], {f"selected.{k}": v for k, v in fit.chosen.items()}
+    return p_val, fit.model, model_dir, {f"selected.{k}": v for k, v in fit.chosen.items()}
 
 
 def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None, tracking_uri: str | None = None,
@@ -195,32 +198,41 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
     context = tracking.start_run(uri, exp, run_name, run_id=state.get("run_id")) if main \
         else contextlib.nullcontext(None)
     y_val = data.labels[va]
+    history: list[dict[str, float]] = list(state.get("history", [])) if resume else []
     with context as run_id:
+        base = {"run_id": run_id, "experiment": exp, "tracking_uri": tracking.redact(uri),
+                "fingerprint": config.fingerprint(), "config": config.name}
         if main:
-            _write_state(out, {"run_id": run_id, "experiment": exp, "tracking_uri": tracking.redact(uri),
-                               "status": "running", "fingerprint": config.fingerprint(), "config": config.name})
+            _write_state(out, {**base, "status": "running", "history": history})
             if not resume:
                 _log_start(config, config_file, data, {
                     "dataset.path": str(data.path), "dataset.digest": data.digest,
                     "dataset.train_rows": len(data.splits[tr]), "dataset.validation_rows": len(data.splits[va]),
                     "labels": ",".join(names)})
-        sink = (lambda m, s: tracking.log_metrics(m, step=s)) if main else None
+
+        def sink(metrics: dict[str, float], epoch: int) -> None:
+            """Rank 0: log an epoch's metrics and keep them in run.json, so a resumed run reports every epoch."""
+            tracking.log_metrics(metrics, step=epoch)
+            history[:] = [h for h in history if h.get("epoch") != epoch] + [{"epoch": epoch, **metrics}]
+            _write_state(out, {**base, "status": "running", "history": history})
+
         speed = best_epoch = sk_model = None
         chosen: dict[str, Any] = {}
         if config.kind == "transformer":
             fit = fit_transformer(config, data.splits[tr], data.labels[tr], data.splits[va], y_val, names, out,
-                                  lambda t, p: scores(t, p, names)["macro_f1"], sink=sink,
+                                  lambda t, p: scores(t, p, names)["macro_f1"], sink=sink if main else None,
                                   resume_from=checkpoint, progress=progress)
-            proba, model_dir, history = fit.val_proba, fit.model_dir, fit.history
+            proba, model_dir = fit.val_proba, fit.model_dir
             speed, best_epoch = fit.samples_per_second, fit.best_epoch
         else:
-            proba, sk_model, model_dir, history, chosen = _fit_sklearn(config, data, names, out, sink, progress)
+            proba, sk_model, model_dir, chosen = _fit_sklearn(config, data, names, out, sink if main else None,
+                                                              progress)
         predicted = [names[i] for i in proba.argmax(axis=1)]
         metrics = {f"validation_{k}": v for k, v in scores(y_val, predicted, names).items()}
         summary = RunSummary(run_id, exp, tracking.redact(uri), config.name, config.kind, config.data.input_form,
                              str(data.path), data.digest, len(data.splits[tr]), len(data.splits[va]), metrics,
-                             history, model_dir, samples_per_second=speed, best_epoch=best_epoch, resumed=resume,
-                             extra=chosen)
+                             history, model_dir, samples_per_second=speed, best_epoch=best_epoch,
+                             resumed=resume, extra=chosen)
         if not main:
             return summary
         assert run_id is not None
@@ -243,8 +255,6 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
             summary.champion, summary.previous_champion_score = reg.promoted, reg.previous_score
             tracking.set_tags({"newsstance.registered_version": reg.version,
                                "newsstance.champion": str(reg.promoted).lower()})
-        _write_state(out, {"run_id": run_id, "experiment": exp, "tracking_uri": tracking.redact(uri),
-                           "status": "finished", "fingerprint": config.fingerprint(), "config": config.name,
-                           "model_uri": model_uri})
+        _write_state(out, {**base, "status": "finished", "history": history, "model_uri": model_uri})
     summary.seconds = time.perf_counter() - started
     return summary

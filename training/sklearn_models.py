@@ -16,7 +16,7 @@ from training.inputs import sklearn_text
 log = logging.getLogger(__name__)
 
 
-def statement_frame(rows: Any) -> pd.DataFrame:
+def statement_frame(rows: Any, mask_names: bool = False, prefix_unlocated: bool = False) -> pd.DataFrame:
     """Statement rows (DataFrame, datasets.Dataset or list of dicts) -> the text columns the models read."""
     if isinstance(rows, pd.DataFrame):
         records = rows.to_dict("records")
@@ -29,7 +29,7 @@ def statement_frame(rows: Any) -> pd.DataFrame:
         return str(r.get(f"{kind}_label") or r.get(f"{kind}_mention") or "")
 
     return pd.DataFrame({
-        "text": [sklearn_text(r) for r in records],
+        "text": [sklearn_text(r, prefix_unlocated=prefix_unlocated, names=not mask_names) for r in records],
         "actor": [name(r, "actor") for r in records],
         "policy": [name(r, "policy") for r in records],
     })
@@ -41,17 +41,24 @@ class StatementClassifier(ClassifierMixin, BaseEstimator):
     Classes absent from the training data (SEESAW has no neutral) get probability 0.
     """
 
-    def __init__(self, labels: Sequence[str], pipeline: Any) -> None:
+    def __init__(self, labels: Sequence[str], pipeline: Any, mask_names: bool = False,
+                 prefix_unlocated: bool = False) -> None:
         self.labels = list(labels)
         self.pipeline = pipeline
+        self.mask_names = mask_names
+        self.prefix_unlocated = prefix_unlocated
+
+    def frame(self, X: Any) -> pd.DataFrame:
+        """The text columns of statement rows, as this model was fitted on them."""
+        return statement_frame(X, self.mask_names, self.prefix_unlocated)
 
     def fit(self, X: Any, y: Sequence[str]) -> StatementClassifier:
-        self.pipeline.fit(statement_frame(X), list(y))
+        self.pipeline.fit(self.frame(X), list(y))
         self.classes_ = np.array(self.labels)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        proba = self.pipeline.predict_proba(statement_frame(X))
+        proba = self.pipeline.predict_proba(self.frame(X))
         out = np.zeros((proba.shape[0], len(self.labels)))
         for j, cls in enumerate(self.pipeline.classes_):
             out[:, self.labels.index(cls)] = proba[:, j]
@@ -104,8 +111,9 @@ def fit_tfidf_logreg(train_rows: Any, y_train: Sequence[str], val_rows: Any, y_v
     from tqdm.auto import tqdm
 
     features = _features(cfg)
-    x_train = features.fit_transform(statement_frame(train_rows))
-    x_val = features.transform(statement_frame(val_rows))
+    options = {"mask_names": cfg.mask_names, "prefix_unlocated": cfg.prefix_unlocated}
+    x_train = features.fit_transform(statement_frame(train_rows, **options))
+    x_val = features.transform(statement_frame(val_rows, **options))
     best: tuple[float, float, Any] | None = None
     search = []
     for c in tqdm(cfg.c_grid, desc="C search", disable=not progress, unit="C"):
@@ -118,6 +126,6 @@ def fit_tfidf_logreg(train_rows: Any, y_train: Sequence[str], val_rows: Any, y_v
         if best is None or value > best[0]:
             best = (value, c, clf)
     assert best is not None
-    model = StatementClassifier(labels, Pipeline([("features", features), ("clf", best[2])]))
+    model = StatementClassifier(labels, Pipeline([("features", features), ("clf", best[2])]), **options)
     model.classes_ = np.array(model.labels)
     return SklearnFit(model, {"C": best[1]}, search)

@@ -194,11 +194,12 @@ def log_dataset(frame: pd.DataFrame, name: str, digest: str, source: str, contex
 
     import mlflow
 
-    with warnings.catch_warnings():  # MLflow registers the local-file source twice and says so
+    # MLflow registers the local-file source twice and says so, and hints about integer columns: not ours to fix
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=digest[:MAX_DIGEST],
-                                          targets=targets)
-    mlflow.log_input(dataset, context=context)
+        short = digest if len(digest) <= MAX_DIGEST else digest.split(":", 1)[-1][:MAX_DIGEST]
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=short, targets=targets)
+        mlflow.log_input(dataset, context=context)
 
 
 def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:

@@ -1,0 +1,151 @@
+"""Each bundled config trained end to end through the CLI on fixtures, tracked in a temporary SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.training.conftest import unique
+from training.cli import app
+
+runner = CliRunner()
+TINY = ["transformer.model=tests/fixtures/tiny_model", "transformer.random_init=true", "transformer.epochs=2",
+        "transformer.batch_size=8", "transformer.max_length=48", "transformer.learning_rate=1e-3"]
+CONFIGS = {
+    "majority": [],
+    "tfidf_logreg": ["sklearn.min_df=1", "sklearn.c_grid=[0.3, 3]"],
+    "tiny": ["transformer.epochs=2", "transformer.class_weights=true"],
+    # minilm.yaml runs through the same code with the tiny model swapped in (no real fine-tuning in tests)
+    "minilm": TINY + ["data.input_form=pair", "transformer.early_stopping_patience=1"],
+}
+ARTIFACTS = {"evaluation/classification_report.txt", "evaluation/confusion_matrix.png",
+             "evaluation/validation_predictions.parquet", "config/resolved.yaml"}
+
+
+def train_cli(config: str, overrides: list[str], dataset: Path, uri: str, out: Path, registered: str,
+              *extra: str) -> tuple[int, str, str]:
+    sets = [a for o in [*overrides, f"output_dir={out}", f"tracking.registered_model={registered}"]
+            for a in ("--set", o)]
+    result = runner.invoke(app, ["train", "--config", config, "--dataset", str(dataset), "--tracking-uri", uri,
+                                 "--quiet", *sets, *extra])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_of(out: Path) -> str:
+    return json.loads((out / "run.json").read_text(encoding="utf-8"))["run_id"]
+
+
+def assert_tracked(uri: str, run_id: str, config: str, registered: str, epochs: int, digest: str) -> None:
+    """Params, per-epoch metrics, dataset inputs with the build's digest, artifacts, registered champion."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["name"] == config and params["dataset.digest"] == digest and params["seed"] == "13"
+    assert params["labels"] == "support,oppose,neutral"
+    for metric in ("train_loss", "train_macro_f1", "train_accuracy", "validation_loss", "validation_macro_f1",
+                   "validation_accuracy"):
+        steps = sorted(m.step for m in client.get_metric_history(run_id, metric))
+        assert steps == list(range(1, epochs + 1)), metric
+    inputs = {(d.dataset.name, d.dataset.digest, d.tags[0].value) for d in run.inputs.dataset_inputs}
+    short = digest.split(":", 1)[-1][:36]
+    assert inputs == {("statements/train", short, "training"), ("statements/validation", short, "validation")}
+    logged = {f.path for top in ("config", "evaluation") for f in client.list_artifacts(run_id, top)}
+    assert logged >= ARTIFACTS and any(p.startswith("config/") and p.endswith(".yaml") and "resolved" not in p
+                                       for p in logged)
+    champion = client.get_model_version_by_alias(registered, "champion")
+    assert champion.run_id == run_id
+    assert float(champion.tags["validation_macro_f1"]) == pytest.approx(run.data.metrics["model_validation_macro_f1"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_train_each_config_end_to_end(config: str, statements_dataset: Path, tracking_uri: str, tmp_path: Path,
+                                      request: pytest.FixtureRequest) -> None:
+    from training.predict import load_predictor
+
+    registered = unique("stance", request)
+    code, out, err = train_cli(config, CONFIGS[config], statements_dataset, tracking_uri, tmp_path / "run",
+                               registered)
+    assert code == 0, err
+    assert "validation macro-F1" in out and "champion" in out and "moved to this version" in out
+    run_id = run_of(tmp_path / "run")
+    epochs = 1 if config in ("majority", "tfidf_logreg") else 2
+    assert_tracked(tracking_uri, run_id, config, registered, epochs, "sha256:" + "ab" * 32)
+    # the predictor API, from the local folder and from the registry alias, agree
+    from datasets import load_from_disk
+
+    test = load_from_disk(str(statements_dataset / "statements"))["test"]
+    local = load_predictor(str(tmp_path / "run" / "model"))
+    remote = load_predictor(f"models:/{registered}@champion", tracking_uri)
+    assert local.labels == remote.labels == ["support", "oppose", "neutral"]
+    p_local, p_remote = local.predict_proba(test), remote.predict_proba(test.to_list())
+    assert p_local.shape == (16, 3) and np.allclose(p_local.sum(axis=1), 1) and np.allclose(p_local, p_remote)
+
+
+@pytest.mark.slow
+def test_tfidf_learns_the_fixture(statements_dataset: Path, tracking_uri: str, tmp_path: Path,
+                                  request: pytest.FixtureRequest) -> None:
+    """Not only runs: on this easy fixture the baseline beats the majority class on validation."""
+    from training.config import load_config
+    from training.run import train
+
+    cfg, file = load_config("tfidf_logreg", ["sklearn.min_df=1", f"output_dir={tmp_path}",
+                                             f"tracking.registered_model={unique('x', request)}"])
+    summary = train(cfg, file, dataset=str(statements_dataset), tracking_uri=tracking_uri, progress=False)
+    assert summary.metrics["validation_macro_f1"] > 0.8 and summary.extra["selected.C"] in cfg.sklearn.c_grid
+
+
+@pytest.mark.slow
+def test_champion_moves_only_when_validation_macro_f1_beats_it(statements_dataset: Path, tracking_uri: str,
+                                                                tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    import mlflow
+
+    from training import tracking
+
+    name = unique("champ", request)
+    code, _, err = train_cli("majority", [], statements_dataset, tracking_uri, tmp_path / "m", name)
+    assert code == 0, err
+    client = mlflow.MlflowClient(tracking_uri)
+    first = client.get_model_version_by_alias(name, "champion")
+    model_uri = json.loads((tmp_path / "m" / "run.json").read_text())["model_uri"]
+    score = float(first.tags["validation_macro_f1"])
+    tracking.configure(tracking_uri)
+    worse = tracking.register(model_uri, name, score - 0.1, first.run_id)
+    same = tracking.register(model_uri, name, score, first.run_id)
+    assert not worse.promoted and not same.promoted and worse.previous_score == pytest.approx(score)
+    assert client.get_model_version_by_alias(name, "champion").version == first.version
+    better = tracking.register(model_uri, name, score + 0.1, first.run_id)
+    assert better.promoted and str(client.get_model_version_by_alias(name, "champion").version) == better.version
+
+
+@pytest.mark.slow
+def test_predict_cli_on_a_split_and_a_file(statements_dataset: Path, tracking_uri: str, tmp_path: Path,
+                                           request: pytest.FixtureRequest) -> None:
+    import pandas as pd
+
+    code, _, err = train_cli("tiny", ["transformer.epochs=1"], statements_dataset, tracking_uri, tmp_path / "run",
+                             unique("p", request))
+    assert code == 0, err
+    model = str(tmp_path / "run" / "model")
+    result = runner.invoke(app, ["predict", f"{statements_dataset}:test", "--model", model,
+                                 "--out", str(tmp_path / "p.parquet")])
+    assert result.exit_code == 0, result.stderr
+    assert "16 rows" in result.stdout and "macro_f1" in result.stdout
+    frame = pd.read_parquet(tmp_path / "p.parquet")
+    assert list(frame.columns[-4:]) == ["predicted", "p_support", "p_oppose", "p_neutral"] and len(frame) == 16
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "a", "text": "Donald Trump backs border security.", "actor": "Donald Trump", "policy": "border security"},
+        {"id": "b", "text": "They rejected it.", "actor": "Mexico", "policy": "troops"}]) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["predict", str(rows), "--model", model, "--out", str(tmp_path / "p.jsonl")])
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b"] and all(abs(x["p_support"] + x["p_oppose"] + x["p_neutral"] - 1)
+                                                          < 1e-6 for x in lines)
