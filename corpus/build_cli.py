@@ -17,7 +17,8 @@ def build_command(
              "(a list of tasks). Default: the bundled corpus.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write (replaced atomically).")]
         = Path("var/dataset"),
-    seed: Annotated[int, typer.Option(help="Seed of the split assignment of new groups.")] = 13,
+    seed: Annotated[int, typer.Option(help="Seed of the split assignment (a reused manifest keeps its own).")]
+        = 13,
     context_window: Annotated[int, typer.Option(
         "--context-window", "-k", min=0, help="Sentences added each side of the sentence(s) holding both mentions.")]
         = 0,

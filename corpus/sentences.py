@@ -26,10 +26,10 @@ u.s u.k u.n e.u u.s.a d.c e.g i.e a.m p.m ft mt ave blvd rd
 """
 ABBREVIATIONS = frozenset(_ABBREVIATIONS.split())
 
-# A line break, or a sentence-final stop: terminators, closing quotes/brackets, then white space on the same
-# line and a plausible opener.
-# (`[.!?][.!?]*`, not `[.!?]+`: a leading character set lets the regex engine skip ahead fast.)
-_BOUNDARY = re.compile(r"\n|[.!?][.!?]*[\"'”’)\]]*(?=[^\S\n]+[\"'“‘(\[]?[A-Z0-9¿¡])")
+# A sentence-final stop inside a line: terminators, closing quotes/brackets, then white space on the same line
+# and a plausible opener. (`[.!?][.!?]*`, not `[.!?]+`: a leading character set lets the regex engine skip
+# ahead fast.)
+_STOP = re.compile(r"[.!?][.!?]*[\"'”’)\]]*(?=[^\S\n]+[\"'“‘(\[]?[A-Z0-9¿¡])")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
@@ -44,18 +44,19 @@ def _is_abbreviation(text: str, stop_at: int) -> bool:
 def split_sentences(text: str) -> list[Span]:
     """Sentence (start, end) offsets into `text`, in order, covering every non-blank character once."""
     spans: list[Span] = []
-    start = 0
-    for m in _BOUNDARY.finditer(text):
-        stop = m.group()
-        if stop == "\n":
-            _append(spans, text, start, m.start())
-        # "Mr. Smith" is one sentence; a lone stop with a closing quote ('"No." Then') always ends one.
-        elif stop == "." and _is_abbreviation(text, m.start()):
-            continue
-        else:
-            _append(spans, text, start, m.end())
-        start = m.end()
-    _append(spans, text, start, len(text))
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        start = pos
+        if "." in line or "!" in line or "?" in line:
+            for m in _STOP.finditer(text, pos, end):
+                # "Mr. Smith" is one sentence; a lone stop with a closing quote ('"No." Then') always ends one.
+                if m.group() == "." and _is_abbreviation(text, m.start()):
+                    continue
+                _append(spans, text, start, m.end())
+                start = m.end()
+        _append(spans, text, start, end)
+        pos = end + 1
     return spans
 
 

@@ -121,7 +121,7 @@ def assign_splits(groups: list[Group], seed: int, ratios: tuple[float, float, fl
             manifest.groups[group.name] = known
         else:
             fresh.append(group)
-    _stratify(fresh, groups, manifest, random.Random(seed))
+    _stratify(fresh, groups, manifest, random.Random(manifest.seed))  # a reused manifest keeps its seed
     for group in groups:
         for article_id in group.articles:
             old = previous.articles.get(article_id) if previous else None
