@@ -161,7 +161,8 @@ ru_maxrss; the floors and our build are the best of two runs, the SDK's converte
   `json.load` with the collector paused (goal: within 3x). The build pauses the collector too: parsing and
   converting make millions of small acyclic objects, and its full passes over them tripled a plain parse.
 - The SDK's converter takes {ratios_sdk['JSON_MIN']:.2f}x (JSON_MIN) and {ratios_sdk['CSV']:.2f}x (CSV) as long as
-  `corpus build` (goal: faster than it, i.e. above 1); most of the SDK's time is its own plain `json.load`.
+  `corpus build` (goal: faster than it, i.e. above 1). The SDK streams the export (ijson, C backend) and writes
+  one file per format; `corpus build` writes three configs twice (Arrow and Parquet), a card and a digest.
 - Load average on the machine during the run: {load:.1f} (2 cores shared with other work; timings are noisy).
 - Our phases: {phases}; importing datasets/pyarrow/corpus: {ours['imports']:.1f} s (not counted).
 - Rejections: {json.dumps(ours['rejections'])} (annotators' own codings superseded by the release's gold).
