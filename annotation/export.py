@@ -19,9 +19,8 @@ from annotation.validate import ERROR, WARNING, CodedAnnotation, Issue, Names, r
 from corpus.codebook import Codebook
 from corpus.errors import InputError
 from corpus.store import read_json
-from corpus.tasks import annotator_of
+from corpus.tasks import IMPORTED_KEY, annotator_of
 
-IMPORTED_KEY = "newsstance_imported"
 MANIFEST_NAME = "manifest.jsonl"
 
 

@@ -25,7 +25,7 @@ from corpus.codebook import (
 )
 from corpus.schema import slugify
 from corpus.sentences import merge_across, segment, sentence_index, tokenize
-from corpus.tasks import STATEMENT_TYPE, annotator_of
+from corpus.tasks import STATEMENT_TYPE, annotator_of, restore_imported
 
 ADJUDICATED = "adjudicated"
 UNKNOWN_TYPE = "unknown"
@@ -217,6 +217,7 @@ def _is_adjudicated(annotation: dict[str, Any]) -> bool:
 def convert_task(task: dict[str, Any], doc: Document, scheme: Scheme, *, context_window: int = 0,
                  source: str = "", origin: str = "") -> Conversion:
     """Convert one task annotating `doc` into rows; everything not converted becomes a rejection line."""
+    task = restore_imported(task)  # a pulled export of pushed imports: annotator names, statement items
     tid = task_id_of(task)
     meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
     origin = str(meta.get("origin") or doc.meta.get("origin") or origin)

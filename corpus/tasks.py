@@ -90,3 +90,31 @@ def annotator_of(annotation: dict[str, Any]) -> str:
     if isinstance(by, dict):
         return str(by.get("email") or by.get("id") or "unknown")
     return f"ls-user:{by}" if by is not None else "unknown"
+
+
+# Label Studio cannot hold our annotator names or `statement` items: push keeps them in the task data under
+# this key, `{import_id: {"annotator", "statements"}}`, and readers of a pulled export put them back.
+IMPORTED_KEY = "newsstance_imported"
+
+
+def restore_imported(task: dict[str, Any]) -> dict[str, Any]:
+    """The task as it was before push: each imported annotation gets back its annotator and statement items.
+
+    Returns a new task (the input is not changed); a task without the key is returned as it is.
+    """
+    data = task.get("data")
+    kept = data.get(IMPORTED_KEY) if isinstance(data, dict) else None
+    if not isinstance(kept, dict):
+        return task
+    annotations = []
+    for ann in task.get("annotations") or []:
+        record = kept.get(str(ann.get("import_id"))) if isinstance(ann, dict) else None
+        if isinstance(record, dict):
+            ann = dict(ann)
+            if record.get("annotator") and not ann.get("annotator"):
+                ann["annotator"] = str(record["annotator"])
+            statements = [s for s in record.get("statements") or [] if isinstance(s, dict)]
+            if statements and isinstance(ann.get("result"), list):
+                ann["result"] = [*ann["result"], *statements]
+        annotations.append(ann)
+    return {**task, "data": {k: v for k, v in data.items() if k != IMPORTED_KEY}, "annotations": annotations}
