@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -194,11 +193,9 @@ def ui(
     artifacts = tracking.default_artifact_root(uri)
     if artifacts:
         cmd += ["--default-artifact-root", artifacts]
-    typer.echo(f"MLflow UI for {tracking.redact(uri)} on http://127.0.0.1:{port} (Ctrl-C stops it)")
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    typer.echo(f"MLflow UI for {tracking.redact(uri)} on http://127.0.0.1:{port} (Ctrl-C stops it)", err=True)
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, env)  # noqa: S606 (no shell; become the server so signals reach it)
 
 
 def main() -> None:

@@ -48,9 +48,12 @@ def resolve_tracking_uri(explicit: str | None = None, configured: str | None = N
 
 
 def redact(uri: str) -> str:
-    """The URI with any password in it replaced, safe for messages and logs."""
-    parts = urlsplit(uri)
-    if parts.password is None:
+    """The URI with any password in it replaced, safe for messages and logs (other text is returned as is)."""
+    try:
+        parts = urlsplit(uri)
+        if "@" not in parts.netloc or parts.password is None:
+            return uri
+    except ValueError:
         return uri
     host = parts.hostname or ""
     netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
@@ -167,7 +170,7 @@ def log_params(params: dict[str, Any]) -> None:
     """Log a flat dict of params (keys that look like secrets are never logged)."""
     import mlflow
 
-    clean = {k: ("" if v is None else str(v))[:6000] for k, v in params.items() if _safe(k, v)}
+    clean = {k: redact("" if v is None else str(v))[:6000] for k, v in params.items() if _safe(k, v)}
     items = list(clean.items())
     for i in range(0, len(items), 100):
         mlflow.log_params(dict(items[i: i + 100]))

@@ -233,13 +233,23 @@ class TransformerFit:
     best_epoch: int | None
 
 
-def fit_transformer(config: TrainConfig, train_rows: Any, y_train: Sequence[str], val_rows: Any,
-                    y_val: Sequence[str], names: list[str], output_dir: Path,
-                    score: Callable[[Sequence[str], Sequence[str]], float],
-                    sink: Callable[[dict[str, float], int], None] | None = None,
-                    resume_from: str | None = None, progress: bool = True) -> TransformerFit:
-    """Fine-tune per `config.transformer`; checkpoints each epoch under output_dir/checkpoints; saves the best
-    model (by validation macro-F1) with its tokenizer and META_FILE to output_dir/model."""
+@dataclass
+class Prepared:
+    """A Trainer ready to run, with what fit_transformer needs afterwards."""
+
+    trainer: Any
+    tokenizer: Any
+    val_ds: Any
+    epochs: EpochLog
+
+
+def build_trainer(config: TrainConfig, train_rows: Any, y_train: Sequence[str], val_rows: Any,
+                  y_val: Sequence[str], names: list[str], output_dir: Path,
+                  score: Callable[[Sequence[str], Sequence[str]], float],
+                  sink: Callable[[dict[str, float], int], None] | None = None, progress: bool = True,
+                  evaluate: bool = True) -> Prepared:
+    """Our training path: target-aware encoding, dynamic padding, length-grouped batches, optional class
+    weights, per-epoch metrics and early stopping on validation macro-F1 (`evaluate=False`: training only)."""
     import torch
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
@@ -264,24 +274,43 @@ def fit_transformer(config: TrainConfig, train_rows: Any, y_train: Sequence[str]
         return {"macro_f1": score([names[i] for i in gold], [names[i] for i in preds]),
                 "accuracy": float((preds == gold).mean())}
 
-    args = training_args(cfg, config.seed, config.deterministic, output_dir / "checkpoints", progress=progress)
+    args = training_args(cfg, config.seed, config.deterministic, output_dir / "checkpoints", evaluate=evaluate,
+                         progress=progress)
     epochs = EpochLog(names, score, sink)
     trainer = _trainer_class()(
-        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=metrics,
+        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds if evaluate else None,
+        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=metrics if evaluate else None,
         weights=class_weights(y, len(names)) if cfg.class_weights else None)
     trainer.add_callback(_callback(trainer, epochs))
-    if cfg.early_stopping_patience:
+    if cfg.early_stopping_patience and evaluate:
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    return Prepared(trainer, tokenizer, val_ds, epochs)
+
+
+def fit_transformer(config: TrainConfig, train_rows: Any, y_train: Sequence[str], val_rows: Any,
+                    y_val: Sequence[str], names: list[str], output_dir: Path,
+                    score: Callable[[Sequence[str], Sequence[str]], float],
+                    sink: Callable[[dict[str, float], int], None] | None = None,
+                    resume_from: str | None = None, progress: bool = True) -> TransformerFit:
+    """Fine-tune per `config.transformer`; checkpoints each epoch under output_dir/checkpoints; saves the best
+    model (by validation macro-F1) with its tokenizer and META_FILE to output_dir/model."""
+    import torch
+
+    cfg = config.transformer
+    assert cfg is not None
+    prepared = build_trainer(config, train_rows, y_train, val_rows, y_val, names, output_dir, score, sink,
+                             progress)
+    trainer, tokenizer = prepared.trainer, prepared.tokenizer
     result = trainer.train(resume_from_checkpoint=resume_from)
-    logits = trainer.predict(val_ds).predictions
+    logits = trainer.predict(prepared.val_ds).predictions
     proba = torch.softmax(torch.as_tensor(np.asarray(logits), dtype=torch.float), dim=-1).numpy()
     model_dir = output_dir / "model"
     trainer.save_model(str(model_dir))
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(model_dir))
-        meta = {"input_form": form, "max_length": cfg.max_length, "labels": names, "markers": MARKERS,
-                "base_model": cfg.model}
+        meta = {"input_form": config.data.input_form, "max_length": cfg.max_length, "labels": names,
+                "markers": MARKERS, "base_model": cfg.model}
         (model_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     best = trainer.state.best_model_checkpoint
     best_epoch = None
@@ -289,8 +318,8 @@ def fit_transformer(config: TrainConfig, train_rows: Any, y_train: Sequence[str]
         step = int(best.rsplit("-", 1)[-1])
         best_epoch = next((round(h["epoch"]) for h in trainer.state.log_history
                            if h.get("step") == step and "eval_macro_f1" in h), None)
-    return TransformerFit(model_dir, epochs.history, proba, float(result.metrics.get("train_samples_per_second", 0)),
-                          best_epoch)
+    return TransformerFit(model_dir, prepared.epochs.history, proba,
+                          float(result.metrics.get("train_samples_per_second", 0)), best_epoch)
 
 
 def _records(rows: Any) -> list[dict[str, Any]]:

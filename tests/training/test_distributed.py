@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,15 @@ def test_two_process_data_parallel_training_logs_one_run(statements_dataset: Pat
            "--set", f"output_dir={tmp_path}", "--set", "transformer.epochs=2",
            "--set", f"tracking.registered_model={experiment}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both workers: never leave them behind
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-3000:]
     client = mlflow.MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
     runs = client.search_runs([exp.experiment_id])
@@ -41,4 +49,4 @@ def test_two_process_data_parallel_training_logs_one_run(statements_dataset: Pat
     # each process saw half the data: 48 rows / (2 processes x batch 8) = 3 optimiser steps per epoch
     state = json.loads(next((tmp_path / "checkpoints").glob("checkpoint-*/trainer_state.json")).read_text())
     assert state["global_step"] in (3, 6)
-    assert done.stdout.count("validation macro-F1") == 1  # one summary table, from rank 0
+    assert stdout.count("validation macro-F1") == 1  # one summary table, from rank 0

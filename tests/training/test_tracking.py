@@ -58,8 +58,8 @@ def test_secret_like_params_are_never_logged(tmp_path: Path, monkeypatch: pytest
 
     uri = f"sqlite:///{tmp_path}/m.db"
     with tracking.start_run(uri, "secrets", "r") as run_id:
-        tracking.log_params({"a": 1, "api_token": "t0k", "db.password": "pw"})
+        tracking.log_params({"a": 1, "api_token": "t0k", "db.password": "pw", "tracking.uri": "http://u:pw9@h:1"})
         tracking.set_tags({"x": "1", "secret_key": "k"})
     run = mlflow.MlflowClient(uri).get_run(run_id)
-    assert run.data.params == {"a": "1"} and "secret_key" not in run.data.tags
+    assert run.data.params == {"a": "1", "tracking.uri": "http://u:***@h:1"} and "secret_key" not in run.data.tags
     assert run.info.status == "FINISHED"
