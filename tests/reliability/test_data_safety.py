@@ -62,7 +62,9 @@ def test_pull_never_overwrites_and_records_checksums(pulled: dict[str, Any],
     record_property("checked", "2 pulls -> 2 files; first unchanged; manifest sha256 == file sha256 for both")
 
 
-def test_write_new_never_replaces_a_file(tmp_path: Path) -> None:
+def test_write_new_never_replaces_a_file(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "writing an export under an existing name writes NAME-2; the original is unchanged; "
+                               "no temporary file")
     from annotation.pull import write_new
 
     target = tmp_path / "p-20250101T000000Z-abc.json"
@@ -70,7 +72,7 @@ def test_write_new_never_replaces_a_file(tmp_path: Path) -> None:
     written = write_new(target, b"another export with the same name")
     assert written != target and written.name.endswith("-2.json")
     assert target.read_bytes() == b"the first export"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name, written.name], "a temporary file remains"
+    assert {p.name for p in tmp_path.iterdir()} == {target.name, written.name}, "a temporary file remains"
 
 
 CHANGES = {
@@ -112,7 +114,9 @@ def test_changed_export_is_noticed_on_read(change: str, pulled: dict[str, Any], 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="corpus/build.py reads an export without checking the exports manifest's "
                                        "sha256 (annotation.export.load_tasks does); a changed export is built")
-def test_build_notices_a_changed_export(pulled: dict[str, Any], tmp_path: Path) -> None:
+def test_build_notices_a_changed_export(pulled: dict[str, Any], tmp_path: Path,
+                                        record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", 'corpus build of an export changed after the pull')
     from corpus.cli import app
 
     exports = tmp_path / "exports"
@@ -126,7 +130,10 @@ def test_build_notices_a_changed_export(pulled: dict[str, Any], tmp_path: Path) 
 
 @pytest.mark.labelstudio
 @pytest.mark.slow
-def test_reading_an_export_never_changes_it(pulled: dict[str, Any], tmp_path: Path) -> None:
+def test_reading_an_export_never_changes_it(pulled: dict[str, Any], tmp_path: Path,
+                                            record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "validate, agreement, adjudicate and corpus build leave the exports folder "
+                               "byte-identical")
     from annotation.cli import app as annotation_app
     from corpus.cli import app as corpus_app
 
@@ -142,7 +149,8 @@ def test_reading_an_export_never_changes_it(pulled: dict[str, Any], tmp_path: Pa
     assert tree_snapshot(exports) == before
 
 
-def test_dataset_digest_notices_a_changed_file(tmp_path: Path) -> None:
+def test_dataset_digest_notices_a_changed_file(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", 'one stance changed in train.parquet: dataset_digest(verify=True) refuses the dataset')
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -162,7 +170,10 @@ def test_dataset_digest_notices_a_changed_file(tmp_path: Path) -> None:
     assert recorded in str(err.value) and "differs" in str(err.value)
 
 
-def test_corpus_validate_notices_a_changed_article(tmp_path: Path) -> None:
+def test_corpus_validate_notices_a_changed_article(tmp_path: Path,
+                                                   record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "an article body edited without its checksum: corpus validate exits 1 naming the file "
+                               "and the checksum")
     from corpus.cli import app
 
     make_corpus(tmp_path / "corpus", 3)

@@ -422,7 +422,7 @@ def test_failed_dataset_write_keeps_the_previous_build(dataset: Path, tmp_path: 
 
     monkeypatch.setattr(pq, "write_table", disk_full)
     result = CliRunner().invoke(app, ["build", str(tmp_path / "corpus"), "--out", str(out), "--no-progress"])
-    assert result.exit_code != 0 and len(calls) == 2
+    assert result.exit_code != 0 and len(calls) >= 2
     assert tree_snapshot(out) == before, "the previous dataset changed"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "ds"], "a temporary folder was left behind"
     from corpus.build import dataset_digest

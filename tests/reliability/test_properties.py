@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from corpus.codebook import load_codebook
 from corpus.convert import Document, Scheme, convert_task
 from corpus.errors import InputError, NewsstanceError
+from corpus.tasks import article_choice_item, relation_item, span_items
+from tests.reliability import ACTORS, POLICIES, VERBS
 
 CODEBOOK = load_codebook()
 SCHEME = Scheme.from_codebook(CODEBOOK)
@@ -37,7 +39,8 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
                                                                              HealthCheck.data_too_large])
 
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-3, 300), st.floats(allow_nan=True), st.text(max_size=6),
-                 st.lists(st.integers(0, 5), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+                 st.lists(st.integers(0, 5), max_size=2),
+                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 STANCE_WORDS = st.sampled_from([*CODEBOOK.stance_names, *CODEBOOK.qualifier_names, "maybe", "", "Support"])
 SPAN_LABELS = st.sampled_from([["Actor"], ["Policy"], ["Other"], [], "Actor", ["Actor", "Policy"], None, [3]])
 SPAN_IDS = [f"s{i}" for i in range(5)]
@@ -87,7 +90,7 @@ def choice_item(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def relation_item(draw: st.DrawFn) -> dict[str, Any]:
+def random_relation(draw: st.DrawFn) -> dict[str, Any]:
     item: dict[str, Any] = {"from_id": draw(st.sampled_from([*SPAN_IDS, "missing"])),
                             "to_id": draw(st.sampled_from([*SPAN_IDS, "missing"])), "type": "relation",
                             "labels": draw(st.one_of(st.lists(STANCE_WORDS, max_size=3), JUNK))}
@@ -140,7 +143,7 @@ def statement_item(draw: st.DrawFn, text: str) -> dict[str, Any]:
 
 @st.composite
 def result_item(draw: st.DrawFn, text: str) -> Any:
-    return draw(st.one_of(span_item(text), span_item(text), choice_item(), relation_item(), relation_item(),
+    return draw(st.one_of(span_item(text), span_item(text), choice_item(), random_relation(), random_relation(),
                           statement_item(text), JUNK, st.just({"type": "rectangle", "value": {}})))
 
 
@@ -160,7 +163,8 @@ def annotation(draw: st.DrawFn, text: str) -> Any:
 
 
 @st.composite
-def task(draw: st.DrawFn, article_ids: list[str] | None = None) -> dict[str, Any]:
+def noisy_task(draw: st.DrawFn, article_ids: list[str] | None = None) -> dict[str, Any]:
+    """Random items over a text: mostly broken (offsets, labels, dangling relations, junk)."""
     text = draw(st.one_of(st.sampled_from(TEXTS), st.text(min_size=1, max_size=60)))
     data: dict[str, Any] = {"text": text,
                             "article_id": draw(st.sampled_from(article_ids or ["art-1"]))}
@@ -168,6 +172,102 @@ def task(draw: st.DrawFn, article_ids: list[str] | None = None) -> dict[str, Any
                          "annotations": draw(st.one_of(st.lists(annotation(text), max_size=4),
                                                        st.lists(annotation(text), max_size=4), JUNK))}
     return t
+
+
+@st.composite
+def valid_task(draw: st.DrawFn, article_ids: list[str] | None = None) -> dict[str, Any]:
+    """A clean annotation as Label Studio exports it (spans, codebook choices, stance relations, qualifiers,
+    article labels), with `expected` holding the (actor, policy, stance) statements it codes."""
+    title = draw(st.sampled_from(["Generated story", "🇲🇽 Generated story 🎉", "A"]))
+    text, result, expected = title + "\n\n", [], []
+    for j in range(draw(st.integers(1, 4))):
+        actor, actor_id = draw(st.sampled_from(ACTORS))
+        policy, policy_id = draw(st.sampled_from(POLICIES))
+        stance = draw(st.sampled_from(CODEBOOK.stance_names))
+        opener = draw(st.sampled_from(["", "Then ", "“Quote” — "]))
+        sentence = f"{opener}{actor} {VERBS[stance]} calls to {policy}. "
+        a = len(text) + sentence.index(actor)
+        p = len(text) + sentence.index(policy)
+        text += sentence
+        result += span_items(f"a{j}", a, a + len(actor), actor, "Actor", actor_id)
+        result += span_items(f"p{j}", p, p + len(policy), policy, "Policy", policy_id)
+        result.append(relation_item(f"a{j}", f"p{j}", stance, draw(st.sampled_from([[], ["conditional"]]))))
+        expected.append((actor_id, policy_id, stance))
+    if draw(st.booleans()):
+        result.append(article_choice_item("relevance", "relevant"))
+    ann = {"id": 1, "annotator": "gold", "ground_truth": True, "was_cancelled": False, "result": result}
+    return {"id": draw(st.integers(1, 10_000)), "data": {"text": text.rstrip(), "article_id":
+                                                         draw(st.sampled_from(article_ids or ["art-1"]))},
+            "annotations": [ann], "expected": expected}
+
+
+MUTATIONS = ("drop a span", "offsets past the end", "span text differs", "stance outside the codebook",
+             "two stances", "relation to a missing span", "relation drawn from the policy end",
+             "relation between two actors", "choice outside the codebook", "cancelled", "empty result",
+             "unknown item", "not an object", "ground truth dropped")
+
+
+def damage(ann: dict[str, Any], name: str, draw: st.DrawFn) -> None:
+    """Apply one realistic kind of damage to a clean annotation (in place)."""
+    items = [i for i in ann["result"] if isinstance(i, dict)]
+    spans = [i for i in items if i.get("type") == "labels"]
+    relations = [i for i in items if i.get("type") == "relation"]
+    choices = [i for i in items if i.get("type") == "choices" and i.get("from_name") in ("actor", "policy")]
+    span = draw(st.sampled_from(spans)) if spans else {"value": {}}
+    rel = draw(st.sampled_from(relations)) if relations else {}
+    if name == "drop a span" and spans:
+        ann["result"].remove(span)
+    elif name == "offsets past the end":
+        span["value"].update(start=10_000, end=10_005)
+    elif name == "span text differs":
+        span["value"].update(text="something else")
+    elif name == "stance outside the codebook":
+        rel.update(labels=["maybe"])
+    elif name == "two stances":
+        rel.update(labels=["support", "oppose"])
+    elif name == "relation to a missing span":
+        rel.update(to_id="nowhere")
+    elif name == "relation drawn from the policy end" and rel:
+        rel.update(from_id=rel["to_id"], to_id=rel["from_id"], direction="left")
+    elif name == "relation between two actors" and rel:
+        rel.update(to_id=rel["from_id"])
+    elif name == "choice outside the codebook" and choices:
+        draw(st.sampled_from(choices))["value"].update(choices=["nobody"])
+    elif name == "cancelled":
+        ann.update(was_cancelled=True)
+    elif name == "empty result":
+        ann.update(result=[])
+    elif name == "unknown item":
+        ann["result"].append({"type": "rectangle", "from_name": "box", "value": {}})
+    elif name == "not an object":
+        ann["result"].append(draw(JUNK))
+    elif name == "ground truth dropped":
+        ann.update(ground_truth=False, annotator="a@x.org")
+
+
+@st.composite
+def damaged_task(draw: st.DrawFn, article_ids: list[str] | None = None) -> dict[str, Any]:
+    """A clean task with 0-3 realistic kinds of damage, sometimes a second annotator who disagrees."""
+    t = draw(valid_task(article_ids))
+    ann = t["annotations"][0]
+    names = draw(st.lists(st.sampled_from(MUTATIONS), max_size=3, unique=True))
+    for name in names:
+        if isinstance(ann.get("result"), list):
+            damage(ann, name, draw)
+    if draw(st.integers(0, 4)) == 0:  # a second annotator flips the first stance
+        other = json.loads(json.dumps(t["annotations"][0], default=str))
+        other.update(id=2, annotator="b@x.org", ground_truth=False)
+        for item in [i for i in other.get("result") or [] if isinstance(i, dict) and i.get("type") == "relation"][:1]:
+            item["labels"] = ["oppose" if "oppose" not in item.get("labels", []) else "support"]
+        t["annotations"].append(other)
+    t["damage"] = names
+    return t
+
+
+def task(article_ids: list[str] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Tasks valid and broken: clean ones, clean ones damaged realistically, and random ones."""
+    return st.one_of(valid_task(article_ids), damaged_task(article_ids), damaged_task(article_ids),
+                     noisy_task(article_ids))
 
 
 def records_in(task: Any) -> int:
@@ -193,9 +293,12 @@ def check_rows(rows: list[dict[str, Any]], text: str) -> None:
                 assert row["context"][row[f"{end}_context_start"]:row[f"{end}_context_end"]] == mention
 
 
-@pytest.mark.parametrize("gap", [pytest.param(
-    name, marks=pytest.mark.xfail(name in OPEN_GAPS, strict=True, reason=f"corpus/convert.py: {name} raises instead "
-                                                                          "of giving a rejection line")) for name in GAPS])
+def _gap(name: str) -> Any:
+    reason = f"corpus/convert.py: {name} raises instead of giving a rejection line"
+    return pytest.param(name, marks=pytest.mark.xfail(name in OPEN_GAPS, strict=True, reason=reason))
+
+
+@pytest.mark.parametrize("gap", [_gap(name) for name in GAPS])
 def test_known_gap_is_reported(gap: str) -> None:
     """Shapes the properties found that crashed the converter: each must become a rejection, not an exception."""
     t = GAPS[gap]
@@ -216,6 +319,10 @@ def test_every_relation_of_a_task_is_converted_or_reported(record_property: Call
         for line in conv.rejections:
             assert line["reason"] and line["detail"] and line["article_id"] == "art-1"
         check_rows(conv.statements, t["data"]["text"])
+        if "expected" in t and not t.get("damage") and len(t["annotations"]) == 1:  # clean: converted exactly
+            got = sorted((r["actor_id"], r["policy_id"], r["stance"]) for r in conv.statements)
+            assert got == sorted(t["expected"]) and not conv.rejections
+            totals.update(clean=1)
         totals.update(examples=1, records_in=n_in, converted=len(conv.statements), rejected=rejected)
 
     check()

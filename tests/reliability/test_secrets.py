@@ -159,7 +159,10 @@ def test_files_under_git_hold_no_secret(record_property: Callable[[str, Any], No
     record_property("scanned", f"{len(names)} tracked files; .env, var/, .ls-venv, mlflow.db, pulled exports ignored")
 
 
-def test_secrets_stay_out_of_reprs_and_messages(tmp_path: Path) -> None:
+def test_secrets_stay_out_of_reprs_and_messages(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "Connection and Credentials reprs hide token and password; tracking URIs redacted; a "
+                               "generated .env is mode 0600; no CLI prints rich tracebacks (which show local "
+                               "variables)")
     from annotation.client import Connection
     from annotation.server import Credentials, load_credentials
     from training.tracking import redact
@@ -181,7 +184,9 @@ def test_secrets_stay_out_of_reprs_and_messages(tmp_path: Path) -> None:
 
 
 @pytest.mark.labelstudio
-def test_a_refused_token_is_not_in_the_error(label_studio: Any) -> None:
+def test_a_refused_token_is_not_in_the_error(label_studio: Any, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "a 401 names the URL, not the token; the SDK's exception (request details) is "
+                               "suppressed")
     from annotation.client import Connection, LabelStudioClient
     from corpus.errors import ServiceError
 
