@@ -306,6 +306,77 @@ def label_config(codebook: CodebookOpt = None) -> None:
         fail(e)
 
 
+@app.command()
+def prelabel(
+    model: Annotated[str, typer.Option(help="Stance model folder or MLflow URI (models:/newsstance-stance@champion).")],
+    tagger: Annotated[str | None, typer.Option(help="Span tagger folder or MLflow URI (default: the codebook's "
+                                                    "alias gazetteer).")] = None,
+    project: ProjectOpt = "newsstance",
+    batch_size: Annotated[int, typer.Option(min=1, help="Tasks per extraction batch and upload request.")] = 32,
+    strategy: Annotated[str, typer.Option(help="Uncertainty per pair: margin, entropy or least_confidence.")]
+        = "margin",
+    window: Annotated[int, typer.Option(min=1, help="Pair mentions at most WINDOW-1 sentences apart.")] = 1,
+    replace: Annotated[bool, typer.Option(help="Redo tasks that already hold this model version's prediction.")]
+        = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Pre-annotate unannotated tasks (spans, canonical choices, stance relations, scores) and queue them by
+    uncertainty (uncertainty sampling + a Data Manager tab ordered by prediction score)."""
+    from tqdm import tqdm
+
+    from annotation.prelabel import prelabel as do_prelabel
+    from annotation.queue import queue_markdown
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        r = do_prelabel(model, tagger, project, url=url, tracking_uri=tracking_uri, batch_size=batch_size,
+                        strategy=strategy, window=window, replace=replace,
+                        progress=lambda b: tqdm(b, unit="batch", desc="prelabel", leave=False, disable=None))
+    except NewsstanceError as e:
+        fail(e)
+    typer.echo(f"project {project!r}: {r.predictions} task(s) pre-labelled with {r.model_version} ({r.spans} spans, "
+               f"{r.relations} relations, {r.tasks_per_second:.2f} tasks/s); skipped {r.skipped_annotated} "
+               f"annotated, {r.skipped_predicted} already pre-labelled")
+    for line in r.rejected:
+        typer.echo(f"warning: not uploaded: {line}", err=True)
+    if r.queue:
+        typer.echo(queue_markdown(r.queue, limit=10))
+
+
+@app.command("round")
+def round_(
+    project: ProjectOpt = "newsstance",
+    config: Annotated[str, typer.Option(help="Stance training config (path or bundled name).")] = "minilm",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a stance config field; repeatable.")]
+        = None,
+    tagger_config: Annotated[str | None, typer.Option(help="Also train a tagger with this config (tagger, "
+                                                           "tagger_tiny, a path).")] = None,
+    tagger: Annotated[str | None, typer.Option(help="An existing tagger to prelabel with when none is trained.")]
+        = None,
+    source: Annotated[list[Path] | None, typer.Option(help="Extra build sources besides the pulled export "
+                                                           "(e.g. an importer's OUT); repeatable.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Round folder (default var/rounds/<UTC time>).")] = None,
+    exports: Annotated[Path | None, typer.Option(help="Exports folder for the pull.")] = None,
+    split: Annotated[str, typer.Option(help="Split to evaluate on (skipped, with a note, when empty).")] = "test",
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """One model-in-the-loop round: pull, report what annotators kept of the last pre-annotations, build,
+    train, evaluate, prelabel; logged as one MLflow run (experiment newsstance-rounds)."""
+    from annotation.rounds import RoundOptions, run_round
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        r = run_round(RoundOptions(project=project, stance_config=config, stance_overrides=set_ or [],
+                                   tagger_config=tagger_config, tagger=tagger, sources=source or [], out=out,
+                                   exports=exports, evaluate_split=split, tracking_uri=tracking_uri, url=url))
+    except NewsstanceError as e:
+        fail(e)
+    typer.echo(r.markdown())
+    typer.echo(f"wrote {r.out / 'round.md'}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     app()

@@ -6,6 +6,7 @@ Label Studio server of the session and reads the predictions back from the tasks
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,3 +109,35 @@ def test_prelabel_uploads_predictions_that_appear_on_the_tasks(label_studio: Any
     # A second pass adds nothing: the tasks already hold this model version's prediction.
     again = prelabel_project(client, extractor, "prelabel-unit")
     assert (again.predictions, again.skipped_predicted) == (0, 2)
+
+
+def test_prelabel_cli_bad_model_is_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from annotation.cli import app
+
+    res = CliRunner().invoke(app, ["prelabel", "--model", str(tmp_path / "no-model"), "--project", "x"])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert res.output.strip().splitlines()[-1] == f"error: {tmp_path / 'no-model'}: model path not found"
+
+
+@pytest.mark.labelstudio
+@pytest.mark.slow
+def test_prelabel_cli_end_to_end(label_studio: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from annotation.cli import app
+    from annotation.client import Connection, LabelStudioClient
+    from tests.training.test_extract import _tiny_stance_model
+
+    client = LabelStudioClient(Connection(label_studio.url, label_studio.token))
+    project = client.create_project("prelabel-cli", build_label_config(load_codebook()), "guideline")
+    (task_id,) = client.import_tasks(project["id"], [{"data": {"text": SHORT, "article_id": "short"}}])
+    model = _tiny_stance_model(tmp_path / "stance")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    res = CliRunner().invoke(app, ["prelabel", "--model", str(model), "--project", "prelabel-cli",
+                                   "--url", label_studio.url])
+    assert res.exit_code == 0, res.output
+    assert "1 task(s) pre-labelled" in res.output and "| 1 | " in res.output
+    (pred,) = client.get_task(task_id)["predictions"]
+    assert pred["model_version"] == str(model) and any(i["type"] == "relation" for i in pred["result"])
