@@ -201,7 +201,7 @@ def task_id_of(task: dict[str, Any]) -> int | None:
         return None
     if isinstance(tid, int):
         return tid
-    if isinstance(tid, str) and tid.isdigit():
+    if isinstance(tid, str) and tid.isascii() and tid.isdigit():  # not "²": isdigit() alone lets it through
         return int(tid)
     return None
 
@@ -546,8 +546,13 @@ def _convert_annotation(ann: dict[str, Any], doc: Document, scheme: Scheme, conv
         value = item.get("value") if isinstance(item.get("value"), dict) else {}
         s, e = value.get("context_start"), value.get("context_end")
         actor_name, target = value.get("actor"), value.get("target")
+        raw_qualifiers = value.get("qualifiers") or []
+        if not isinstance(raw_qualifiers, list):
+            reject("statement", MALFORMED, f"statement {name}: 'qualifiers' must be a list, got {raw_qualifiers!r}",
+                   relations=1, item=name, annotation=ann)
+            continue
         try:
-            stance, qualifiers = _stance([value.get("stance"), *(value.get("qualifiers") or [])], scheme)
+            stance, qualifiers = _stance([value.get("stance"), *raw_qualifiers], scheme)
         except ValueError as err:
             reject("statement", OUTSIDE_CODEBOOK, f"statement {name}: {err}", relations=1, item=name,
                    annotation=ann)
