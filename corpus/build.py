@@ -142,8 +142,41 @@ def _split_value(value: Any, where: str) -> str | None:
     return split
 
 
+# `python -m annotation pull` records every export it writes, with its sha256, in this file beside it.
+PULL_MANIFEST = "manifest.jsonl"
+
+
+def check_pulled_export(path: Path) -> None:
+    """An export listed in the pull manifest beside it must still have the sha256 recorded at pull time
+    (exports are immutable); InputError naming the file otherwise. Unlisted files are not checked."""
+    manifest = path.parent / PULL_MANIFEST
+    if not manifest.is_file():
+        return
+    recorded = None
+    for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{manifest}:{n}", f"not a JSON line ({e.msg})") from None
+        if isinstance(entry, dict) and entry.get("file") == path.name and entry.get("sha256"):
+            recorded = str(entry["sha256"])
+    if recorded is None:
+        return
+    try:
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        raise InputError(path, f"cannot read ({e.strerror})") from None
+    if actual != recorded:
+        raise InputError(path, f"the export changed since it was pulled (sha256 {actual[:12]}, {manifest.name} "
+                               f"says {recorded[:12]}); exports are immutable")
+
+
 def read_export(path: Path) -> tuple[_Source, list[_Item]]:
-    """A Label Studio JSON export (list of tasks) as items; the text comes from each task's data."""
+    """A Label Studio JSON export (list of tasks) as items; the text comes from each task's data. A pulled
+    export is checked against the sha256 its pull recorded."""
+    check_pulled_export(path)
     raw, digest = _decode_json(path)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         raw = [raw]  # one task file
