@@ -112,8 +112,6 @@ def test_changed_export_is_noticed_on_read(change: str, pulled: dict[str, Any], 
 
 @pytest.mark.labelstudio
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="corpus/build.py reads an export without checking the exports manifest's "
-                                       "sha256 (annotation.export.load_tasks does); a changed export is built")
 def test_build_notices_a_changed_export(pulled: dict[str, Any], tmp_path: Path,
                                         record_property: Callable[[str, Any], None]) -> None:
     record_property("checked", 'corpus build of an export changed after the pull')
@@ -124,7 +122,9 @@ def test_build_notices_a_changed_export(pulled: dict[str, Any], tmp_path: Path,
     export = exports / sorted(pulled["files_1"])[0]
     export.write_bytes(export.read_bytes().replace(b'"support"', b'"oppose"', 1))
     result = CliRunner().invoke(app, ["build", str(export), "--out", str(tmp_path / "ds"), "--no-progress"])
-    assert result.exit_code == 2 and "changed" in one_line_error(result.stderr, result.stdout)
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result.stderr, result.stdout)
+    assert export.name in line and "changed since it was pulled" in line
     assert not (tmp_path / "ds").exists()
 
 
