@@ -3,9 +3,10 @@
 Calls time out, retry with exponential backoff on connection errors and 5xx/429 answers, and turn
 what is left into a `ServiceError` that names the server URL and what was being done (401: the token
 was refused; 403: not allowed; 404: no such object). The SDK's own retries are off so that a POST is
-never repeated after the server may already have acted on it (only connection failures, where the
-request never arrived, and 5xx answers, which Label Studio rolls back, are retried). Tokens never
-appear in messages.
+never repeated after the server may already have acted on it: a non-idempotent call is retried only
+after a connection failure (the request never arrived) or a 429; a timeout, a dropped answer or a 5xx
+(which may come from a gateway after the server acted) stops it with a message to run the command
+again (push and pull resume). Tokens never appear in messages.
 """
 
 from __future__ import annotations
@@ -110,6 +111,10 @@ class LabelStudioClient:
                 code = e.status_code or 0
                 if code < 500 and code != 429:
                     raise self._http_error(what, code, e.body) from None
+                if code >= 500 and not idempotent:  # a gateway's 502/504 may come after the server acted
+                    raise ServiceError(self.url, f"{what}: HTTP {code} ({_detail(e.body)}); the server may have "
+                                                 "done it anyway, so it is not repeated: run the command again, it "
+                                                 "resumes where it stopped") from None
                 last = f"HTTP {code}: {_detail(e.body)}"
             except httpx.ConnectError as e:
                 last = f"cannot connect ({e.__class__.__name__})"
