@@ -50,6 +50,9 @@ def build_command(
     except NewsstanceError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(e.exit_code) from None
+    except OSError as e:  # disk full, no permission: the dataset is written atomically, the old one stands
+        typer.echo(f"error: {out}: could not write the dataset ({e.strerror or e}); nothing was replaced", err=True)
+        raise typer.Exit(1) from None
     for config, sizes in result.sizes.items():
         typer.echo(f"{config:<11} " + "  ".join(f"{s} {sizes[s]}" for s in SPLITS))
     typer.echo("stances     " + "  ".join(f"{s}: " + (", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "-")
