@@ -151,6 +151,10 @@ def pull(
         report = do_pull(_client(url), project, out or DEFAULT_EXPORTS)
     except NewsstanceError as e:
         fail(e)
+    except OSError as e:  # disk full, no permission: exports are written atomically, earlier ones stand
+        typer.echo(f"error: {out or DEFAULT_EXPORTS}: could not write the export ({e.strerror or e}); earlier "
+                   "exports are untouched", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"wrote {report.path}: {report.tasks} tasks ({report.annotated_tasks} annotated), "
                f"{report.annotations} annotations, {report.predictions} predictions; sha256 {report.sha256[:12]}")
 
