@@ -250,7 +250,8 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
             model_uri = tracking.log_sklearn_model(sk_model)
         summary.extra["model_uri"] = model_uri
         if config.tracking.registry:
-            reg = tracking.register(model_uri, config.tracking.registered_model, metrics["validation_macro_f1"], run_id)
+            reg = tracking.register(model_uri, config.tracking.registered_model, metrics["validation_macro_f1"], run_id,
+                                    {"dataset_digest": data.digest, "config": config.name})
             summary.registered, summary.version = reg.name, reg.version
             summary.champion, summary.previous_champion_score = reg.promoted, reg.previous_score
             tracking.set_tags({"newsstance.registered_version": reg.version,

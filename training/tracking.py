@@ -326,13 +326,13 @@ def champion_score(name: str) -> tuple[str, float] | None:
     return mv.version, float("-inf")
 
 
-def register(model_uri: str, name: str, score: float, run_id: str) -> Registration:
+def register(model_uri: str, name: str, score: float, run_id: str, tags: dict[str, str] | None = None) -> Registration:
     """Register the model under `name`, tag its score; move `champion` only when it beats the champion's."""
     import mlflow
 
     client = mlflow.MlflowClient()
     current = champion_score(name)
-    mv = mlflow.register_model(model_uri, name, tags={SCORE_TAG: repr(float(score)), "run_id": run_id})
+    mv = mlflow.register_model(model_uri, name, tags={SCORE_TAG: repr(float(score)), "run_id": run_id, **(tags or {})})
     promoted = current is None or score > current[1] + 1e-12
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, mv.version)

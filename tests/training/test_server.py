@@ -24,9 +24,9 @@ def test_train_against_a_real_tracking_server(mlflow_server: str, statements_dat
                                    registered)
         assert code == 0, err
         assert mlflow_server in out
-        run_id = run_of(tmp_path / config)
-        if i == 0:  # the first version is the champion; the second only if it beats it
-            assert_tracked(mlflow_server, run_id, config, registered, 1, "sha256:" + "ab" * 32)
+        # the first version is the champion; the second only if it beats it
+        assert_tracked(mlflow_server, run_of(tmp_path / config), config, registered, 1 if i == 0 else 2,
+                       "sha256:" + "ab" * 32, champion=i == 0)
     predictor = load_predictor(f"models:/{registered}@champion", mlflow_server)
     proba = predictor.predict_proba([{"context": "Donald Trump backs border security.", "actor_mention": "Donald Trump",
                                       "policy_mention": "border security"}])

@@ -39,8 +39,9 @@ def run_of(out: Path) -> str:
     return json.loads((out / "run.json").read_text(encoding="utf-8"))["run_id"]
 
 
-def assert_tracked(uri: str, run_id: str, config: str, registered: str, epochs: int, digest: str) -> None:
-    """Params, per-epoch metrics, dataset inputs with the build's digest, artifacts, registered champion."""
+def assert_tracked(uri: str, run_id: str, config: str, registered: str, epochs: int, digest: str,
+                   champion: bool = True) -> None:
+    """Params, per-epoch metrics, dataset inputs with the build's digest, artifacts, registered (champion)."""
     import mlflow
 
     client = mlflow.MlflowClient(uri)
@@ -59,9 +60,11 @@ def assert_tracked(uri: str, run_id: str, config: str, registered: str, epochs: 
     logged = {f.path for top in ("config", "evaluation") for f in client.list_artifacts(run_id, top)}
     assert logged >= ARTIFACTS and any(p.startswith("config/") and p.endswith(".yaml") and "resolved" not in p
                                        for p in logged)
-    champion = client.get_model_version_by_alias(registered, "champion")
-    assert champion.run_id == run_id
-    assert float(champion.tags["validation_macro_f1"]) == pytest.approx(run.data.metrics["model_validation_macro_f1"])
+    (version,) = client.search_model_versions(f"name = '{registered}' and run_id = '{run_id}'")
+    assert float(version.tags["validation_macro_f1"]) == pytest.approx(run.data.metrics["model_validation_macro_f1"])
+    assert version.tags["dataset_digest"] == digest
+    if champion:
+        assert str(client.get_model_version_by_alias(registered, "champion").version) == str(version.version)
 
 
 @pytest.mark.slow
