@@ -190,14 +190,20 @@ def resolve_pronouns(mentions: list[Mention], codebook: Codebook) -> list[Mentio
     return out
 
 
-def merge_mentions(primary: Iterable[Mention], fallback: Iterable[Mention]) -> list[Mention]:
-    """`primary` mentions plus every `fallback` mention that overlaps none of them, in text order."""
-    chosen = sorted(primary, key=lambda m: (m.start, m.end))
-    taken = [(m.start, m.end) for m in chosen]
-    for m in fallback:
-        if all(m.end <= s or m.start >= e for s, e in taken):
-            chosen.append(m)
-            taken.append((m.start, m.end))
+def merge_mentions(tagged: Iterable[Mention], matched: Iterable[Mention]) -> list[Mention]:
+    """Tagger mentions reconciled with gazetteer matches, in text order.
+
+    A gazetteer match is an exact codebook alias: where it overlaps tagger mentions it replaces them, unless
+    one of them contains it and is itself normalised ("the Mexican government's forces" keeps its length).
+    Tagger mentions that overlap no match (pronouns, names outside the table) are kept; matches the tagger
+    missed are added.
+    """
+    chosen = sorted(tagged, key=lambda m: (m.start, m.end))
+    for g in matched:
+        overlapping = [t for t in chosen if t.start < g.end and g.start < t.end]
+        if any(t.start <= g.start and g.end <= t.end and t.canonical is not None for t in overlapping):
+            continue
+        chosen = [t for t in chosen if t not in overlapping] + [g]
     return sorted(chosen, key=lambda m: (m.start, m.end))
 
 
@@ -620,8 +626,8 @@ def load_tagger(ref: str | Path, tracking_uri: str | None = None) -> SpanTagger:
 
 def find_mentions(text: str, gazetteer: Gazetteer, tagger: SpanTagger | None = None,
                   tagged: list[Mention] | None = None, fallback: bool = True) -> list[Mention]:
-    """Mentions of `text`: the tagger's (normalised), plus gazetteer matches where the tagger found nothing
-    (or the gazetteer's alone without a tagger), with pronouns resolved to the preceding person."""
+    """Mentions of `text`: the tagger's (normalised) reconciled with the gazetteer's matches (`merge_mentions`),
+    or the gazetteer's alone without a tagger; pronouns resolved to the preceding person."""
     if tagger is None and tagged is None:
         mentions = gazetteer.find(text)
     else:

@@ -68,7 +68,7 @@ def test_normalise(gazetteer: Gazetteer, surface: str, label: str, expected: str
     assert gazetteer.normalise(surface, label)[0] == expected
 
 
-def test_pronouns_take_the_preceding_person_and_merging_keeps_primary(gazetteer: Gazetteer) -> None:
+def test_pronouns_take_the_preceding_person(gazetteer: Gazetteer) -> None:
     text = "Sheinbaum spoke. Then she said no to the presence of the United States Army on our territory."
     she = text.index("she")
     tagged = [Mention(she, she + 3, "she", "Actor", None, 0.9, "tagger")]
@@ -77,8 +77,20 @@ def test_pronouns_take_the_preceding_person_and_merging_keeps_primary(gazetteer:
         ("Sheinbaum", "claudia_sheinbaum", "gazetteer"), ("she", "claudia_sheinbaum", "tagger"),
         ("the presence of the United States Army on our territory", "us_troops_in_mexico", "gazetteer")]
     assert resolve_pronouns([tagged[0]], gazetteer.codebook)[0].canonical is None  # no person before it
-    overlapping = Mention(0, 5, "Shein", "Actor", None, 1.0, "gazetteer")
-    assert merge_mentions(tagged, [overlapping, Mention(she, she + 2, "sh", "Actor", None)]) == [overlapping, tagged[0]]
+
+
+def test_merge_prefers_exact_aliases_unless_the_tagger_span_contains_one(gazetteer: Gazetteer) -> None:
+    text = "The Trump administration and the Mexican government's forces met; she left. Kelly stayed."
+
+    def at(needle: str, canonical: str | None) -> Mention:
+        s = text.index(needle)
+        return Mention(s, s + len(needle), needle, "Actor", canonical, 0.7, "tagger")
+    tagged = [at("Trump", "donald_trump"), at("the Mexican government's forces", "mexican_government"), at("she", None)]
+    merged = [(m.text, m.canonical, m.source) for m in merge_mentions(tagged, gazetteer.find(text))]
+    assert merged == [("The Trump administration", "trump_administration", "gazetteer"),  # alias beats a part of it
+                      ("the Mexican government's forces", "mexican_government", "tagger"),  # longer and normalised
+                      ("she", None, "tagger"),  # the tagger's own find
+                      ("Kelly", "anna_kelly", "gazetteer")]  # what the tagger missed
 
 
 def test_bio_decoding_and_span_scores() -> None:
