@@ -353,7 +353,7 @@ def _params() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Built datasets the training cases point at: a good one, one with an empty split, one with bad labels."""
     from datasets import Dataset, DatasetDict
 
@@ -383,13 +383,13 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("case", _params())
-def test_bad_input(case: Case, tmp_path: Path, datasets: dict[str, str], cli_env: dict[str, str],
+def test_bad_input(case: Case, tmp_path: Path, built: dict[str, str], cli_env: dict[str, str],
                    monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, Any], None]) -> None:
     if case.setup:
         case.setup(tmp_path)
     if case.token:
         monkeypatch.setenv("LABEL_STUDIO_API_KEY", "dummy-token-for-bad-input")
-    values = {"tmp": str(tmp_path), **datasets, **cli_env}
+    values = {"tmp": str(tmp_path), **built, **cli_env}
     args = [a.format(**values) for a in case.args]
     before = tree_snapshot(tmp_path)
     result = CliRunner().invoke(_apps()[case.package], args)

@@ -232,14 +232,14 @@ def test_persistent_5xx_ends_in_one_clear_error(label_studio: Any, tmp_path: Pat
 
 @pytest.mark.labelstudio
 def test_timeouts_are_retried_then_reported(label_studio: Any, record_property: Callable[[str, Any], None]) -> None:
-    record_property("fault", "GET answers held past the client's 1 s timeout (proxy)")
+    record_property("fault", "GET answers held past the client's 3 s timeout (proxy)")
     url, token = label_studio
     with FaultProxy(url, lifetime=120) as proxy:
-        proxy.add(Rule("delay", method="GET", times=2, delay=3.0))
-        client = _client(proxy.url, token, retries=2, timeout=1.0)
+        proxy.add(Rule("delay", method="GET", times=2, delay=7.0))
+        client = _client(proxy.url, token, retries=2, timeout=3.0)
         assert client.version()["release"]  # two reads time out, the third answers
         proxy.clear()
-        proxy.add(Rule("delay", method="GET", times=None, delay=3.0))
+        proxy.add(Rule("delay", method="GET", times=None, delay=7.0))
         with pytest.raises(ServiceError) as err:
             client.version()
     assert "failed after 3 attempts (no complete answer (ReadTimeout))" in str(err.value)
