@@ -10,7 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from corpus.errors import NewsstanceError
+from corpus.errors import NewsstanceError, run_cli
 
 app = typer.Typer(help="Annotation in Label Studio: serve, push, pull, agreement, adjudication.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -383,4 +383,4 @@ def round_(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    app()
+    run_cli(app)  # one line for a NewsstanceError or OSError that escapes a command

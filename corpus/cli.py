@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from corpus.build_cli import build_command
-from corpus.errors import NewsstanceError
+from corpus.errors import NewsstanceError, run_cli
 from corpus.importers.cli import app as import_app
 
 app = typer.Typer(help="The newsstance corpus: articles, gold annotations, importers and the dataset build.",
@@ -101,8 +100,4 @@ def stats(root: RootOpt = None) -> None:  # type: ignore[assignment]
 
 def main() -> None:
     """Entry point of `python -m corpus` and the `newsstance-corpus` script."""
-    try:
-        app()
-    except NewsstanceError as e:  # a command that let one through
-        typer.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
+    run_cli(app)  # one line for a NewsstanceError or OSError that escapes a command

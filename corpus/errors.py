@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -59,3 +60,23 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write `text` to `path` (UTF-8) through a temporary file and a rename."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def run_cli(app: Callable[[], object]) -> None:
+    """Run a typer app so that bad input and failed writes end in one `error:` line and a non-zero exit.
+
+    Commands raise NewsstanceError for what the user can fix; an OSError (disk full, permissions) that
+    escapes a command is reported the same way, naming the file, instead of as a traceback.
+    """
+    try:
+        app()
+    except NewsstanceError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(e.exit_code)
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        sys.stderr.write(f"error: {where}{e.strerror or e}\n")
+        sys.exit(4)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from corpus.errors import NewsstanceError
+from corpus.errors import NewsstanceError, run_cli
 
 app = typer.Typer(help="Evaluation reports with intervals, run comparison, leaderboards and discourse networks.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -198,8 +197,4 @@ def network(
 
 def main() -> None:
     """Entry point of `python -m evaluation` and the `newsstance-evaluation` script."""
-    try:
-        app()
-    except NewsstanceError as e:  # a command that let one through
-        typer.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
+    run_cli(app)  # one line for a NewsstanceError or OSError that escapes a command

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from corpus.errors import NewsstanceError
+from corpus.errors import NewsstanceError, run_cli
 
 app = typer.Typer(help="Train stance classifiers from the statements dataset, tracked in MLflow.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -200,4 +200,4 @@ def ui(
 
 def main() -> None:
     """Entry point of `python -m training` and the newsstance-training script."""
-    app()
+    run_cli(app)  # one line for a NewsstanceError or OSError that escapes a command
