@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from annotation.label_config import config_drift, config_labels
 from annotation.queue import (
+    AGGREGATES,
     QUEUE_TAB_TITLE,
+    STRATEGIES,
     UNCERTAINTY_SAMPLING,
     QueueEntry,
     order_queue,
@@ -164,6 +166,12 @@ def prelabel_project(client: LabelStudioClient, extractor: Extractor, project: s
     `replace`, their old prediction of this version is deleted first). With `set_queue`, the project
     switches to uncertainty sampling on this model version and gets a Data Manager tab ordered by score.
     """
+    if strategy not in STRATEGIES:
+        raise InputError("--strategy", f"must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if aggregate not in AGGREGATES:
+        raise InputError("--aggregate", f"must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
+    if batch_size < 1:
+        raise InputError("--batch-size", f"must be at least 1, got {batch_size}")
     found = client.find_project(project)
     if found is None:
         raise InputError(project, "no such Label Studio project (create it with `python -m annotation push`)")

@@ -141,3 +141,12 @@ def test_prelabel_cli_end_to_end(label_studio: Any, tmp_path: Path, monkeypatch:
     assert "1 task(s) pre-labelled" in res.output and "| 1 | " in res.output
     (pred,) = client.get_task(task_id)["predictions"]
     assert pred["model_version"] == str(model) and any(i["type"] == "relation" for i in pred["result"])
+
+
+@pytest.mark.parametrize("kwargs, flag", [({"strategy": "vibes"}, "--strategy"), ({"aggregate": "median"}, "--aggregate"),
+                                          ({"batch_size": 0}, "--batch-size")])
+def test_prelabel_options_are_checked_before_any_call(extractor: Extractor, kwargs: dict, flag: str) -> None:
+    from corpus.errors import InputError
+
+    with pytest.raises(InputError, match=flag):
+        prelabel_project(None, extractor, "p", **kwargs)  # type: ignore[arg-type]
