@@ -47,6 +47,7 @@ from corpus.splits import (
     load_manifest,
     manifest_text,
 )
+from corpus.store import decode_text, parse_json, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +118,8 @@ def _sha256(data: bytes) -> str:
 
 def _decode_json(path: Path) -> tuple[Any, str]:
     """(decoded JSON, sha256 of the bytes); InputError naming the file otherwise."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(path, f"cannot read ({e.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"not UTF-8 text (invalid byte at offset {e.start})") from None
-    if not text.strip():
-        raise InputError(path, "file is empty")
-    try:
-        return json.loads(text), _sha256(raw)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg}, column {e.colno})") from None
+    raw = read_bytes(path)
+    return parse_json(decode_text(raw, path), path), _sha256(raw)
 
 
 def _split_value(value: Any, where: str) -> str | None:

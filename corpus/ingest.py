@@ -9,7 +9,7 @@ from typing import Any
 
 from corpus.errors import InputError
 from corpus.schema import UNKNOWN, Article, article_from_dict, normalise_text, slugify
-from corpus.store import CorpusStore
+from corpus.store import CorpusStore, read_text
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 
@@ -29,22 +29,6 @@ class Metadata:
 class AddResult:
     added: list[str] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder, not a file") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"not UTF-8 text (invalid byte at offset {e.start})") from None
-    if not text.strip():
-        raise InputError(path, "file is empty")
-    return text
 
 
 def _split_plain(text: str, path: Path) -> tuple[str, str, str]:
@@ -113,7 +97,7 @@ def _article(fields: dict[str, Any], where: str, meta: Metadata, fallback_id: st
 
 def parse_file(path: Path, meta: Metadata) -> list[Article]:
     """Parse one input file into articles (JSONL gives one per line); raises InputError naming file/line."""
-    text = _read_text(path)
+    text = read_text(path)
     suffix = path.suffix.lower()
     stem_id = slugify(path.stem)
     if suffix in (".txt", ".md"):

@@ -17,24 +17,45 @@ from corpus.schema import Article, article_from_dict
 BUNDLED_ROOT = Path(__file__).parent
 
 
-def read_json(path: Path) -> Any:
-    """Decode a UTF-8 JSON file; every failure is an InputError naming the file (and line)."""
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes; a missing file, a folder or an unreadable file is an InputError naming it."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except IsADirectoryError:
         raise InputError(path, "is a folder, not a file") from None
+    except OSError as e:
+        raise InputError(path, f"cannot read ({e.strerror})") from None
+
+
+def decode_text(raw: bytes, path: Path | str) -> str:
+    """UTF-8 (a BOM is dropped) and not blank, else an InputError naming the file and line."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(path, f"not UTF-8 text (invalid byte at offset {e.start})") from None
+        line = raw[: e.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}", f"not UTF-8 text (invalid byte at offset {e.start})") from None
     if not text.strip():
         raise InputError(path, "file is empty")
+    return text
+
+
+def read_text(path: Path) -> str:
+    """A non-empty UTF-8 text file; every failure is an InputError naming the file."""
+    return decode_text(read_bytes(path), path)
+
+
+def parse_json(text: str, path: Path | str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg}, column {e.colno})") from None
+
+
+def read_json(path: Path) -> Any:
+    """Decode a UTF-8 JSON file; every failure is an InputError naming the file (and line)."""
+    return parse_json(read_text(path), path)
 
 
 def dump_json(obj: Any) -> str:

@@ -43,6 +43,7 @@ from corpus.importers.statements import (
     write_import,
 )
 from corpus.schema import UNKNOWN, Article, normalise_text, slugify
+from corpus.store import read_text
 
 log = logging.getLogger(__name__)
 
@@ -98,30 +99,13 @@ def parse_label_map(items: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def _decode(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder, not a file") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}", f"not UTF-8 text (invalid byte at offset {e.start})") from None
-    if not text.strip():
-        raise InputError(path, "file is empty")
-    return text
-
-
 def read_rows(path: Path) -> tuple[list[str], list[_Row]]:
     """(columns, rows) of a table file; every failure is an InputError naming the file and line."""
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise InputError(path, f"unknown table format {path.suffix or '(no extension)'!r} "
                                f"(expected {', '.join(sorted(FORMATS))})")
-    text = _decode(path)
+    text = read_text(path)
     rows: list[_Row] = []
     if kind in ("csv", "tsv"):
         reader = csv.reader(io.StringIO(text, newline=""), delimiter="," if kind == "csv" else "\t")
