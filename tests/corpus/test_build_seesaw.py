@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from corpus.build import BuildOptions, build_dataset
+from tests.fixtures.seesaw_mini import mini_dir
 
 REPO = Path(__file__).resolve().parents[2]
-MINI = REPO / "tests" / "fixtures" / "seesaw_mini"
+MINI = mini_dir()
 
 
 def _import(directory: Path, out: Path) -> Path:

@@ -29,8 +29,9 @@ from corpus.importers.statements import (
 )
 from corpus.store import CorpusStore
 from corpus.validate import validate_store
+from tests.fixtures.seesaw_mini import mini_dir
 
-MINI = Path(__file__).resolve().parents[1] / "fixtures" / "seesaw_mini"
+MINI = mini_dir()
 runner = CliRunner()
 
 
