@@ -74,28 +74,13 @@ class TransformerPredictor:
         self.progress = progress
 
     def predict_proba(self, rows: Any) -> np.ndarray:
-        import torch
-        from tqdm.auto import tqdm
-        from transformers import DataCollatorWithPadding
-
-        from training.transformer import encode
+        from training.transformer import encode, predict_encoded
 
         records = _records(rows)
         if not records:
             return np.zeros((0, len(self.labels)))
         ds = encode(self.tokenizer, records, self.meta["input_form"], int(self.meta["max_length"]))
-        order = np.argsort(ds["length"], kind="stable")  # similar lengths together: less padding
-        collate = DataCollatorWithPadding(self.tokenizer)
-        columns = {c: ds[c] for c in ds.column_names if c != "length"}
-        out = np.zeros((len(records), len(self.labels)))
-        with torch.inference_mode():
-            for start in tqdm(range(0, len(order), self.batch_size), desc="predict", disable=not self.progress,
-                              unit="batch"):
-                idx = order[start: start + self.batch_size]
-                batch = collate([{c: v[int(i)] for c, v in columns.items()} for i in idx])
-                logits = self.model(**batch).logits
-                out[idx] = torch.softmax(logits.float(), dim=-1).numpy()
-        return out
+        return predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress)
 
 
 def _from_folder(folder: Path) -> Predictor:

@@ -107,6 +107,34 @@ def encode(tokenizer: Any, rows: Sequence[dict[str, Any]], form: str, max_length
     return Dataset.from_dict(columns)
 
 
+def predict_encoded(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 64,
+                    progress: bool = False) -> np.ndarray:
+    """Class probabilities for an encoded Dataset, in its row order (batched by length, then put back).
+
+    Not Trainer.predict: with length-grouped training, transformers 5 also length-groups the evaluation
+    sampler, so its predictions come back permuted.
+    """
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import DataCollatorWithPadding
+
+    columns = {c: ds[c] for c in ds.column_names if c not in ("length", "labels")}
+    order = np.argsort(ds["length"], kind="stable")
+    collate = DataCollatorWithPadding(tokenizer)
+    device = next(model.parameters()).device
+    out = np.zeros((len(ds), model.config.num_labels))
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc="predict", disable=not progress, unit="batch"):
+            idx = order[start: start + batch_size]
+            batch = collate([{c: v[int(i)] for c, v in columns.items()} for i in idx])
+            logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+            out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    model.train(was_training)
+    return out
+
+
 def class_weights(labels: Sequence[int], n: int) -> list[float]:
     """Inverse-frequency weights over present classes (mean 1); absent classes get 1."""
     counts = np.bincount(np.asarray(labels, dtype=int), minlength=n)
@@ -295,16 +323,15 @@ def fit_transformer(config: TrainConfig, train_rows: Any, y_train: Sequence[str]
                     resume_from: str | None = None, progress: bool = True) -> TransformerFit:
     """Fine-tune per `config.transformer`; checkpoints each epoch under output_dir/checkpoints; saves the best
     model (by validation macro-F1) with its tokenizer and META_FILE to output_dir/model."""
-    import torch
-
     cfg = config.transformer
     assert cfg is not None
     prepared = build_trainer(config, train_rows, y_train, val_rows, y_val, names, output_dir, score, sink,
                              progress)
     trainer, tokenizer = prepared.trainer, prepared.tokenizer
     result = trainer.train(resume_from_checkpoint=resume_from)
-    logits = trainer.predict(prepared.val_ds).predictions
-    proba = torch.softmax(torch.as_tensor(np.asarray(logits), dtype=torch.float), dim=-1).numpy()
+    # the selected (best) model on validation, in row order; only rank 0 reports, so only rank 0 computes
+    proba = predict_encoded(trainer.model, tokenizer, prepared.val_ds, cfg.eval_batch_size) \
+        if trainer.is_world_process_zero() else np.full((len(prepared.val_ds), len(names)), 1 / len(names))
     model_dir = output_dir / "model"
     trainer.save_model(str(model_dir))
     if trainer.is_world_process_zero():

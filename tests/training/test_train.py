@@ -90,6 +90,17 @@ def test_train_each_config_end_to_end(config: str, statements_dataset: Path, tra
     assert local.labels == remote.labels == ["support", "oppose", "neutral"]
     p_local, p_remote = local.predict_proba(test), remote.predict_proba(test.to_list())
     assert p_local.shape == (16, 3) and np.allclose(p_local.sum(axis=1), 1) and np.allclose(p_local, p_remote)
+    # the logged validation predictions are the saved model's, row by row (ids, gold and probabilities)
+    import mlflow
+    import pandas as pd
+
+    logged = pd.read_parquet(mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="evaluation/validation_predictions.parquet", tracking_uri=tracking_uri))
+    validation = load_from_disk(str(statements_dataset / "statements"))["validation"]
+    assert list(logged["id"]) == validation["id"]
+    assert list(logged["gold"]) == [local.labels[i] for i in validation["stance"]]
+    assert np.allclose(logged[["p_support", "p_oppose", "p_neutral"]].to_numpy(), local.predict_proba(validation),
+                       atol=1e-5)
 
 
 @pytest.mark.slow
