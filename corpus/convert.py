@@ -117,7 +117,7 @@ class Scheme:
 class MentionBlock:
     """What the `mentions` config needs of one annotated article: its sentences and its tagged spans.
 
-    Tokens and tags are made for all articles at once by `corpus.build` (vectorised; a large build has
+    Tokens and tags are made for all articles at once by `corpus.tables` (vectorised; a large build has
     millions of tokens); `rows` is the same computation written plainly, one article at a time.
     """
 

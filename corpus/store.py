@@ -6,6 +6,7 @@ files are Label Studio tasks (see `corpus.tasks`). All writes are atomic.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from corpus.errors import InputError, write_text_atomic
 from corpus.schema import Article, article_from_dict
 
 BUNDLED_ROOT = Path(__file__).parent
+# `python -m annotation pull` records every export it writes, with its sha256, in this file beside it.
+PULL_MANIFEST = "manifest.jsonl"
 
 
 def read_bytes(path: Path) -> bytes:
@@ -56,6 +59,59 @@ def parse_json(text: str, path: Path | str) -> Any:
 def read_json(path: Path) -> Any:
     """Decode a UTF-8 JSON file; every failure is an InputError naming the file (and line)."""
     return parse_json(read_text(path), path)
+
+
+def json_lines(text: str, path: Path | str, *, objects: bool = False) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of JSON Lines text; a line that is not JSON (or, with
+    `objects`, not a JSON object) is an InputError naming `path:line`."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{n}", f"not valid JSON ({e.msg}, column {e.colno})") from None
+        if objects and not isinstance(value, dict):
+            raise InputError(f"{path}:{n}", "each line must be a JSON object")
+        yield n, value
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file, read in chunks; InputError naming it when it cannot be read."""
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as e:
+        raise InputError(path, f"cannot read ({e.strerror})") from None
+    return h.hexdigest()
+
+
+def read_pull_manifest(folder: Path) -> list[dict[str, Any]]:
+    """The entries of `folder/manifest.jsonl` (none when it is absent); a bad line is an InputError."""
+    path = folder / PULL_MANIFEST
+    if not path.is_file():
+        return []
+    entries = []
+    for n, entry in json_lines(path.read_text(encoding="utf-8"), path):
+        if not isinstance(entry, dict) or "file" not in entry:
+            raise InputError(f"{path}:{n}", "a manifest line must be an object with a 'file'")
+        entries.append(entry)
+    return entries
+
+
+def check_pulled_export(path: Path, sha256: str | None = None) -> dict[str, Any] | None:
+    """The pull-manifest entry of an export (None when unlisted), once the file is found to still have the
+    sha256 its pull recorded (exports are immutable); InputError otherwise. `sha256`: the file's, if known."""
+    listed = [entry for entry in read_pull_manifest(path.parent) if entry["file"] == path.name]
+    for entry in listed:
+        if entry.get("sha256"):
+            sha256 = sha256 or sha256_file(path)
+            if sha256 != str(entry["sha256"]):
+                raise InputError(path, f"the export changed since it was pulled (sha256 {sha256[:12]}, "
+                                       f"{PULL_MANIFEST} says {str(entry['sha256'])[:12]}); exports are immutable")
+    return listed[-1] if listed else None
 
 
 def dump_json(obj: Any) -> str:

@@ -13,8 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from corpus.build import BuildOptions, build_dataset, dataset_digest
+from corpus.build import BuildOptions, build_dataset
 from corpus.build_cli import build_command
+from corpus.digest import dataset_digest
 from corpus.errors import InputError
 from tests.fixtures.exports import make
 
@@ -297,8 +298,9 @@ def test_mention_rows_slice_their_tokens_and_tags_match_spans(built: Path) -> No
 def test_digest_ignores_chunking_and_slicing() -> None:
     import pyarrow as pa
 
-    from corpus.build import content_digest, mention_features
     from corpus.codebook import load_codebook
+    from corpus.digest import content_digest
+    from corpus.tables import mention_features
 
     feats = {"mentions": mention_features(load_codebook())}
     schema = feats["mentions"].arrow_schema

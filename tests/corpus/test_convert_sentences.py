@@ -12,9 +12,9 @@ from corpus.sentences import merge_across, segment, split_sentences, tokenize
 
 @functools.cache
 def _mention_schema() -> tuple:
-    from corpus.build import mention_features
     from corpus.codebook import load_codebook
     from corpus.convert import Scheme
+    from corpus.tables import mention_features
 
     codebook = load_codebook()
     return mention_features(codebook), Scheme.from_codebook(codebook).tag_names
@@ -90,8 +90,8 @@ def test_vectorised_token_bounds_equal_the_regex(text: str) -> None:
 @settings(deadline=None, max_examples=60)
 @given(st.text(alphabet=st.sampled_from(list("ab .!\nA’é")), min_size=1, max_size=60), st.data())
 def test_mention_table_equals_the_plain_rows(text: str, data: st.DataObject) -> None:
-    from corpus.build import _mention_table
     from corpus.convert import MentionBlock
+    from corpus.tables import mention_table
 
     features, names = _mention_schema()
     cuts = sorted(set(data.draw(st.lists(st.integers(0, len(text)), max_size=4))))
@@ -105,6 +105,6 @@ def test_mention_table_equals_the_plain_rows(text: str, data: st.DataObject) -> 
         sentences = sentences[1:]  # a sentence left out: its tokens must not appear
         spans = [s for s in spans if s[0] >= sentences[0][0]]
     blocks = [MentionBlock("a", text, sentences, spans), MentionBlock("a-b", text, sentences, spans)]
-    table = _mention_table(blocks, features, names)
+    table = mention_table(blocks, features, names)
     expected = sorted((r for b in blocks for r in b.rows(names)), key=lambda r: r["id"])
     assert table.to_pylist() == expected
