@@ -8,8 +8,6 @@ offsets never go to the server as result items). `coded_annotations` puts them b
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +16,10 @@ from typing import Any
 from annotation.validate import ERROR, WARNING, CodedAnnotation, Issue, Names, read_annotation
 from corpus.codebook import Codebook
 from corpus.errors import InputError
-from corpus.store import read_json
+from corpus.store import PULL_MANIFEST, check_pulled_export, read_json, sha256_file
 from corpus.tasks import IMPORTED_KEY, annotator_of
 
-MANIFEST_NAME = "manifest.jsonl"
+MANIFEST_NAME = PULL_MANIFEST  # the pull manifest beside the exports (`corpus.store` reads and checks it)
 
 
 @dataclass
@@ -32,33 +30,6 @@ class TaskSource:
     tasks: list[dict[str, Any]]
     users: dict[int, str]
     sha256: str | None = None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def read_manifest(folder: Path) -> list[dict[str, Any]]:
-    """Entries of `folder/manifest.jsonl` (one JSON object a line); a bad line is an InputError."""
-    path = folder / MANIFEST_NAME
-    if not path.is_file():
-        return []
-    entries = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{n}", f"not a JSON line ({e.msg})") from None
-        if not isinstance(entry, dict) or "file" not in entry:
-            raise InputError(f"{path}:{n}", "a manifest line must be an object with a 'file'")
-        entries.append(entry)
-    return entries
 
 
 def _as_tasks(raw: Any, where: str) -> list[dict[str, Any]]:
@@ -90,13 +61,8 @@ def load_tasks(source: str | Path) -> TaskSource:
     if not path.exists():
         raise InputError(path, "file not found")
     digest = sha256_file(path)
-    users: dict[int, str] = {}
-    for entry in read_manifest(path.parent):
-        if entry["file"] == path.name:
-            if entry.get("sha256") and entry["sha256"] != digest:
-                raise InputError(path, f"the export changed since it was pulled (sha256 {digest[:12]}, manifest "
-                                       f"says {str(entry['sha256'])[:12]}); exports are immutable")
-            users = {int(k): v for k, v in (entry.get("users") or {}).items()}
+    entry = check_pulled_export(path, digest) or {}
+    users = {int(k): v for k, v in (entry.get("users") or {}).items()}
     raw = read_json(path)
     if isinstance(raw, list) and not raw:
         raise InputError(path, "the export holds no tasks")

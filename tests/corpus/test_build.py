@@ -206,6 +206,26 @@ def test_bad_exports_give_one_line_naming_the_file(tmp_path: Path, content: str 
     assert not out.exists()
 
 
+def test_a_pulled_export_is_checked_against_its_manifest(tmp_path: Path) -> None:
+    from corpus.sources import read_export
+    from corpus.store import PULL_MANIFEST, sha256_file
+
+    export = tmp_path / "p.json"
+    shutil.copy(EXPORT, export)
+    manifest = tmp_path / PULL_MANIFEST
+    line = json.dumps({"file": export.name, "sha256": sha256_file(export)}) + "\n"
+    manifest.write_text(json.dumps({"file": "other.json", "sha256": "0" * 64}) + "\n\n" + line)
+    source, items = read_export(export)  # listed and unchanged; another file's entry is not this one's
+    assert source.tasks == len(items) > 0
+    manifest.write_text(line + "[1]\n")
+    with pytest.raises(InputError, match=f"{PULL_MANIFEST}:2: a manifest line must be an object"):
+        read_export(export)
+    manifest.write_text(line)
+    export.write_text(EXPORT.read_text() + "\n")
+    with pytest.raises(InputError, match="changed since it was pulled"):
+        read_export(export)
+
+
 def test_other_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         build_dataset(BuildOptions(out=tmp_path / "o", sources=[tmp_path / "missing.json"]))
