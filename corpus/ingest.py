@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from corpus.errors import InputError
 from corpus.schema import UNKNOWN, Article, article_from_dict, normalise_text, slugify
-from corpus.store import CorpusStore, read_text
+from corpus.store import CorpusStore, json_lines, parse_json, read_text
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 
@@ -108,24 +107,13 @@ def parse_file(path: Path, meta: Metadata) -> list[Article]:
         merged = Metadata(**{**meta.__dict__, **{k: v for k, v in found.items() if getattr(meta, k) == UNKNOWN}})
         return [_article({"title": title, "standfirst": standfirst, "body": body}, str(path), merged, stem_id)]
     if suffix == ".json":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg})") from None
+        obj = parse_json(text, path)
         items = obj if isinstance(obj, list) else [obj]
         return [_record(item, f"{path}[{i}]" if isinstance(obj, list) else str(path), meta,
                         f"{stem_id}-{i + 1}" if isinstance(obj, list) else stem_id)
                 for i, item in enumerate(items)]
     if suffix == ".jsonl":
-        out = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{n}", f"not valid JSON ({e.msg})") from None
-            out.append(_record(item, f"{path}:{n}", meta, f"{stem_id}-{n}"))
+        out = [_record(item, f"{path}:{n}", meta, f"{stem_id}-{n}") for n, item in json_lines(text, path)]
         if not out:
             raise InputError(path, "no articles in file")
         return out

@@ -42,7 +42,7 @@ class Predictions:
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a JSON, JSONL, CSV or Parquet file; InputError naming the file and line on any failure."""
-    from corpus.store import read_json
+    from corpus.store import json_lines, read_json
 
     path = Path(path)
     if not path.is_file():
@@ -62,22 +62,11 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         except UnicodeDecodeError as e:
             raise InputError(path, f"not UTF-8 text (byte {e.start})") from None
     if suffix == ".jsonl":
-        rows = []
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as e:
             raise InputError(path, f"not UTF-8 text (byte {e.start})") from None
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{n}", f"not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{n}", "each line must be a JSON object")
-            rows.append(row)
-        return rows
+        return [row for _, row in json_lines(text, path, objects=True)]
     if suffix == ".json":
         data = read_json(path)
         if isinstance(data, dict) and isinstance(data.get("data"), dict):

@@ -43,7 +43,7 @@ from corpus.importers.statements import (
     write_import,
 )
 from corpus.schema import UNKNOWN, Article, normalise_text, slugify
-from corpus.store import read_text
+from corpus.store import json_lines, parse_json, read_text
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +128,9 @@ def read_rows(path: Path) -> tuple[list[str], list[_Row]]:
             raise InputError(f"{path}:{reader.line_num}", f"malformed {kind.upper()} ({e})") from None
         return columns, rows
     if kind == "jsonl":
-        for line, raw in enumerate(text.splitlines(), start=1):
-            if raw.strip():
-                rows.append(_Row(f"{path}:{line}", line, _object(raw, f"{path}:{line}")))
+        rows += [_Row(f"{path}:{line}", line, value) for line, value in json_lines(text, path, objects=True)]
     else:
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg}, column {e.colno})") from None
+        items = parse_json(text, path)
         if not isinstance(items, list):
             raise InputError(path, "a .json table must be a list of objects (one per row)")
         for i, item in enumerate(items, start=1):
@@ -146,16 +141,6 @@ def read_rows(path: Path) -> tuple[list[str], list[_Row]]:
     for row in rows:
         columns += [k for k in row.values if k not in columns]
     return columns, rows
-
-
-def _object(raw: str, where: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise InputError(where, f"not valid JSON ({e.msg}, column {e.colno})") from None
-    if not isinstance(value, dict):
-        raise InputError(where, "each line must be a JSON object")
-    return value
 
 
 def _cell(row: _Row, column: str | None, required: bool) -> str | None:
