@@ -22,7 +22,7 @@ from corpus.codebook import (
     POLICY_LABEL,
     Codebook,
 )
-from corpus.tasks import STATEMENT_TYPE
+from corpus.tasks import STATEMENT_TYPE, single_value, utf16_index
 
 ERROR, WARNING = "error", "warning"
 
@@ -131,23 +131,10 @@ class Names:
 
 def _utf16_remap(text: str, start: int, end: int) -> tuple[int, int] | None:
     """Label Studio's browser offsets count UTF-16 code units; map them to str indices if they differ."""
-    if all(ord(c) < 0x10000 for c in text):
-        return None
-    units = []
-    for i, c in enumerate(text):
-        units.append(i)
-        if ord(c) >= 0x10000:
-            units.append(i)
-    units.append(len(text))
-    if end >= len(units):
+    units = utf16_index(text)
+    if units is None or end >= len(units):
         return None
     return units[start], units[end]
-
-
-def _single(values: Any) -> str | None:
-    if isinstance(values, list) and len(values) == 1 and isinstance(values[0], str) and values[0].strip():
-        return values[0].strip()
-    return None
 
 
 def read_annotation(task_id: str, text: str, annotation: dict[str, Any], annotator: str, codebook: Codebook,
@@ -210,20 +197,20 @@ def read_annotation(task_id: str, text: str, annotation: dict[str, Any], annotat
                 continue
             raw_spans[str(rid)] = span
         elif kind == "choices" and name in (ACTOR_CHOICE_NAME, POLICY_CHOICE_NAME) and rid is not None:
-            choice = _single(value.get("choices"))
+            choice = single_value(value.get("choices"))
             allowed = names.actor_ids if name == ACTOR_CHOICE_NAME else names.policy_ids
             if choice not in allowed:
                 issue(rid, ERROR, f"{name} choice {value.get('choices')!r} is not a codebook id: left out")
                 continue
             norms.setdefault(str(rid), {})[name] = choice
         elif kind == "textarea" and name == CANONICAL_NAME and rid is not None:
-            canonical = _single(value.get("text"))
+            canonical = single_value(value.get("text"))
             if canonical is None:
                 issue(rid, WARNING, "empty canonical name: ignored")
                 continue
             norms.setdefault(str(rid), {})[CANONICAL_NAME] = canonical
         elif kind == "choices" and name in article:
-            choice = _single(value.get("choices"))
+            choice = single_value(value.get("choices"))
             if choice not in article[name]:
                 issue(rid or name, ERROR, f"article label {name!r}: {value.get('choices')!r} is not one of "
                                           f"{sorted(article[name])}: left out")

@@ -25,7 +25,7 @@ from corpus.codebook import (
 )
 from corpus.schema import slugify
 from corpus.sentences import merge_across, segment, sentence_index, tokenize
-from corpus.tasks import STATEMENT_TYPE, annotator_of, restore_imported
+from corpus.tasks import STATEMENT_TYPE, annotator_of, restore_imported, single_value, utf16_index
 
 ADJUDICATED = "adjudicated"
 UNKNOWN_TYPE = "unknown"
@@ -317,19 +317,6 @@ def _item_name(item: dict[str, Any], n: int) -> str:
     return str(item.get("id", n))
 
 
-def _utf16_to_index(text: str) -> list[int] | None:
-    """Map UTF-16 code-unit offsets (Label Studio's, from JavaScript) to str indices; None if they agree."""
-    if text.isascii() or all(ord(c) < 0x10000 for c in text):
-        return None
-    mapping = []
-    for i, c in enumerate(text):
-        mapping.append(i)
-        if ord(c) >= 0x10000:
-            mapping.append(i)
-    mapping.append(len(text))
-    return mapping
-
-
 class _AnnotationView:
     """The result items of one annotation, sorted by kind and checked against the text and the codebook."""
 
@@ -354,11 +341,11 @@ class _AnnotationView:
             elif kind == "labels" and name == MENTION_NAME:
                 self._span(str(item.get("id")), value, text, scheme, reject, ann)
             elif kind == "choices" and name in (ACTOR_CHOICE_NAME, POLICY_CHOICE_NAME) and "id" in item:
-                self.norm[(str(item["id"]), name)] = _single(value.get("choices"))
+                self.norm[(str(item["id"]), name)] = single_value(value.get("choices"))
             elif kind == "textarea" and name == CANONICAL_NAME and "id" in item:
-                self.norm[(str(item["id"]), CANONICAL_NAME)] = _single(value.get("text"))
+                self.norm[(str(item["id"]), CANONICAL_NAME)] = single_value(value.get("text"))
             elif kind == "choices" and isinstance(name, str) and name in scheme.article_labels:
-                choice = _single(value.get("choices"))
+                choice = single_value(value.get("choices"))
                 if choice in scheme.article_labels[name]:
                     self.labels[name] = choice
                 else:
@@ -403,7 +390,7 @@ class _AnnotationView:
 
     def _from_utf16(self, start: int, end: int, expected: Any, text: str) -> tuple[int, int] | None:
         if self._utf16 is None:
-            self._utf16 = _utf16_to_index(text) or []
+            self._utf16 = utf16_index(text) or []
         m = self._utf16
         if not m or end >= len(m):
             return None
@@ -413,12 +400,6 @@ class _AnnotationView:
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _single(values: Any) -> str | None:
-    if isinstance(values, list) and len(values) == 1 and isinstance(values[0], str) and values[0].strip():
-        return values[0].strip()
-    return None
 
 
 def _canonical(view: _AnnotationView, sid: str, span: _Span, scheme: Scheme) -> tuple[str, str, str]:

@@ -92,6 +92,27 @@ def annotator_of(annotation: dict[str, Any]) -> str:
     return f"ls-user:{by}" if by is not None else "unknown"
 
 
+def single_value(values: Any) -> str | None:
+    """The one non-blank string of a `choices` or `text` value list, stripped; None for none or several."""
+    if isinstance(values, list) and len(values) == 1 and isinstance(values[0], str) and values[0].strip():
+        return values[0].strip()
+    return None
+
+
+def utf16_index(text: str) -> list[int] | None:
+    """Label Studio's span offsets count UTF-16 code units (JavaScript's): entry i is the str index of unit i,
+    one more entry for the end; None where the two agree (no character outside the Basic Multilingual Plane)."""
+    if text.isascii() or all(ord(c) < 0x10000 for c in text):
+        return None
+    mapping = []
+    for i, c in enumerate(text):
+        mapping.append(i)
+        if ord(c) >= 0x10000:
+            mapping.append(i)
+    mapping.append(len(text))
+    return mapping
+
+
 # Label Studio cannot hold our annotator names or `statement` items: push keeps them in the task data under
 # this key, `{import_id: {"annotator", "statements"}}`, and readers of a pulled export put them back.
 IMPORTED_KEY = "newsstance_imported"
