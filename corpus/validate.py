@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from corpus.codebook import (
     ACTOR_CHOICE_NAME,
@@ -16,6 +17,9 @@ from corpus.codebook import (
 from corpus.errors import NewsstanceError
 from corpus.store import CorpusStore
 from corpus.tasks import STATEMENT_TYPE
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass
@@ -104,18 +108,24 @@ def check_annotation(result: list[Any], text: str, codebook: Codebook, where: st
     return counts, problems
 
 
+def _readable(keys: Iterable[K], read: Callable[[K], V], problems: list[Problem]) -> Iterator[tuple[K, V]]:
+    """(key, read(key)) for each key that reads; each one that does not becomes a problem and is skipped."""
+    for key in keys:
+        try:
+            value = read(key)
+        except NewsstanceError as e:
+            problems.append(Problem(e.where, e.what))
+            continue
+        yield key, value
+
+
 def validate_store(store: CorpusStore, codebook: Codebook) -> ValidationReport:
     """Check every article and task file; collect every problem rather than stopping at the first."""
     report = ValidationReport()
     texts: dict[str, str] = {}
     sums: dict[str, str] = {}
     checksums: dict[str, str] = {}
-    for article_id in store.article_ids():
-        try:
-            art = store.read_article(article_id)
-        except NewsstanceError as e:
-            report.problems.append(Problem(e.where, e.what))
-            continue
+    for article_id, art in _readable(store.article_ids(), store.read_article, report.problems):
         report.articles += 1
         if art.checksum in sums:
             report.problems.append(Problem(str(store.article_path(article_id)),
@@ -123,12 +133,7 @@ def validate_store(store: CorpusStore, codebook: Codebook) -> ValidationReport:
         sums[art.checksum] = article_id
         texts[article_id] = art.text
         checksums[article_id] = art.checksum
-    for path in store.task_files():
-        try:
-            task = store.read_task(path)
-        except NewsstanceError as e:
-            report.problems.append(Problem(e.where, e.what))
-            continue
+    for path, task in _readable(store.task_files(), store.read_task, report.problems):
         report.tasks += 1
         data = task["data"]
         article_id = data.get("article_id")
