@@ -65,7 +65,13 @@ class TransformerPredictor:
         try:
             self.meta = json.loads(meta_file.read_text(encoding="utf-8"))
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-            self.model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
+            if self.meta.get("pooling", "cls") == "markers":
+                from training.pooling import MarkerPooledClassifier, marker_ids
+                from training.transformer import OPENING_MARKERS
+
+                self.model = MarkerPooledClassifier.load(folder, marker_ids(self.tokenizer, OPENING_MARKERS)).eval()
+            else:
+                self.model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
         except (OSError, ValueError) as e:
             raise InputError(folder, f"cannot load the model ({str(e).splitlines()[0]})") from None
         id2label = self.model.config.id2label

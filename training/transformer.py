@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from corpus.errors import InputError
-from training.inputs import MARKERS, model_texts
+from training.inputs import ACTOR_OPEN, MARKERS, POLICY_OPEN, model_texts
 from training.paths import resolve_path
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 META_FILE = "newsstance.json"  # beside config.json: input form, max length, labels
+OPENING_MARKERS = (ACTOR_OPEN, POLICY_OPEN)  # where marker pooling reads the encoder's states
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -65,22 +66,25 @@ def load_tokenizer(ref: str, form: str) -> Any:
     return tokenizer
 
 
-def load_model(ref: str, names: Sequence[str], tokenizer: Any, random_init: bool) -> Any:
-    """A sequence classifier whose config carries the codebook's label2id/id2label."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+def load_model(ref: str, names: Sequence[str], tokenizer: Any, random_init: bool, pooling: str = "cls") -> Any:
+    """A sequence classifier whose config carries the codebook's label2id/id2label: the model's own head
+    (`pooling` cls) or a head over the opening markers' states (`markers`, training.pooling)."""
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
     id2label = dict(enumerate(names))
     label2id = {n: i for i, n in id2label.items()}
+    auto = AutoModel if pooling == "markers" else AutoModelForSequenceClassification
     try:
         config = AutoConfig.from_pretrained(ref, num_labels=len(names), id2label=id2label, label2id=label2id)
-        if random_init:
-            model = AutoModelForSequenceClassification.from_config(config)
-        else:
-            model = AutoModelForSequenceClassification.from_pretrained(ref, config=config)
+        model = auto.from_config(config) if random_init else auto.from_pretrained(ref, config=config)
     except (OSError, ValueError) as e:
         raise InputError(ref, f"cannot load the model ({str(e).splitlines()[0]})") from None
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))
+    if pooling == "markers":
+        from training.pooling import MarkerPooledClassifier, marker_ids
+
+        model = MarkerPooledClassifier(model, marker_ids(tokenizer, OPENING_MARKERS), len(names))
     return model
 
 
@@ -289,7 +293,9 @@ def build_trainer(config: TrainConfig, train_rows: Any, y_train: Sequence[str], 
     ref = resolve_model(cfg.model)
     set_seed(config.seed, deterministic=config.deterministic)
     tokenizer = load_tokenizer(ref, form)
-    model = load_model(ref, names, tokenizer, cfg.random_init)
+    model = load_model(ref, names, tokenizer, cfg.random_init, cfg.pooling)
+    if cfg.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)  # the Trainer's optimizer skips frozen weights
     label2id = {n: i for i, n in enumerate(names)}
     y = [label2id[v] for v in y_train]
     pad_to_max = not cfg.dynamic_padding
@@ -333,11 +339,14 @@ def fit_transformer(config: TrainConfig, train_rows: Any, y_train: Sequence[str]
     proba = predict_encoded(trainer.model, tokenizer, prepared.val_ds, cfg.eval_batch_size) \
         if trainer.is_world_process_zero() else np.full((len(prepared.val_ds), len(names)), 1 / len(names))
     model_dir = output_dir / "model"
-    trainer.save_model(str(model_dir))
+    if cfg.pooling == "cls":
+        trainer.save_model(str(model_dir))
+    elif trainer.is_world_process_zero():
+        trainer.model.save(model_dir)
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(model_dir))
         meta = {"input_form": config.data.input_form, "max_length": cfg.max_length, "labels": names,
-                "markers": MARKERS, "base_model": cfg.model}
+                "markers": MARKERS, "base_model": cfg.model, "pooling": cfg.pooling}
         (model_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     best = trainer.state.best_model_checkpoint
     best_epoch = None

@@ -81,6 +81,14 @@ def test_a_transformer_config_needs_its_section() -> None:
         parse_config({"kind": "majority"}, "x.yaml")
 
 
+def test_marker_pooling_needs_the_markers_input_form() -> None:
+    with pytest.raises(InputError, match="transformer.pooling: 'markers' needs data.input_form 'markers'"):
+        load_config("minilm", ["transformer.pooling=markers", "data.input_form=pair"])
+    with pytest.raises(InputError, match="transformer.pooling: Input should be 'cls' or 'markers'"):
+        load_config("minilm", ["transformer.pooling=mean"])
+    assert load_config("minilm", ["transformer.pooling=markers"])[0].transformer.pooling == "markers"
+
+
 def test_flat_params_leave_out_unused_sections() -> None:
     flat = load_config("tfidf_logreg")[0].flat()
     assert flat["sklearn.c_grid"] and not any(k.startswith("transformer") for k in flat)

@@ -21,6 +21,8 @@ CONFIGS = {
     "tiny": ["transformer.epochs=2", "transformer.class_weights=true"],
     # minilm.yaml runs through the same code with the tiny model swapped in (no real fine-tuning in tests)
     "minilm": TINY + ["data.input_form=pair", "transformer.early_stopping_patience=1"],
+    # a head over the opening markers' states (training.pooling) with the word embeddings frozen
+    "tiny:marker-pooling": ["transformer.pooling=markers", "transformer.freeze_embeddings=true"],
 }
 ARTIFACTS = {"evaluation/classification_report.txt", "evaluation/confusion_matrix.png",
              "evaluation/validation_predictions.parquet", "config/resolved.yaml"}
@@ -74,13 +76,14 @@ def test_train_each_config_end_to_end(config: str, statements_dataset: Path, tra
     from training.predict import load_predictor
 
     registered = unique("stance", request)
-    code, out, err = train_cli(config, CONFIGS[config], statements_dataset, tracking_uri, tmp_path / "run",
+    name = config.split(":")[0]
+    code, out, err = train_cli(name, CONFIGS[config], statements_dataset, tracking_uri, tmp_path / "run",
                                registered)
     assert code == 0, err
     assert "validation macro-F1" in out and "champion" in out and "moved to this version" in out
     run_id = run_of(tmp_path / "run")
-    epochs = 1 if config in ("majority", "tfidf_logreg") else 2
-    assert_tracked(tracking_uri, run_id, config, registered, epochs, "sha256:" + "ab" * 32)
+    epochs = 1 if name in ("majority", "tfidf_logreg") else 2
+    assert_tracked(tracking_uri, run_id, name, registered, epochs, "sha256:" + "ab" * 32)
     # the predictor API, from the local folder and from the registry alias, agree
     from datasets import load_from_disk
 

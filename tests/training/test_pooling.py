@@ -1,0 +1,107 @@
+"""Marker pooling (training.pooling) and frozen word embeddings, on the tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.codebook import load_codebook
+from training.config import load_config
+from training.data import load_statements
+from training.inputs import ACTOR_OPEN, POLICY_OPEN
+
+TINY = ["transformer.epochs=1", "transformer.max_length=48"]
+
+
+def _prepared(statements_dataset: Path, tmp_path: Path, *overrides: str):  # type: ignore[no-untyped-def]
+    from training.reports import scores
+    from training.transformer import build_trainer
+
+    names = load_codebook().stance_names
+    cfg, _ = load_config("tiny", [*TINY, *overrides])
+    data = load_statements(statements_dataset, ["train", "validation"], names)
+    score = lambda t, p: scores(t, p, names)["macro_f1"]  # noqa: E731
+    return build_trainer(cfg, data.splits["train"], data.labels["train"], data.splits["validation"],
+                         data.labels["validation"], names, tmp_path, score, progress=False)
+
+
+def test_the_head_reads_the_opening_markers_states(statements_dataset: Path, tmp_path: Path) -> None:
+    """Changing a token's state at a marker changes the logits; changing one elsewhere does not."""
+    import torch
+
+    prepared = _prepared(statements_dataset, tmp_path, "transformer.pooling=markers")
+    model, tokenizer = prepared.trainer.model.eval(), prepared.tokenizer
+    batch = tokenizer(["[ACT] Mexico [/ACT] rejects [POL] troops [/POL] on its soil today ."], return_tensors="pt")
+    ids = batch["input_ids"][0].tolist()
+    act, pol = ids.index(tokenizer.convert_tokens_to_ids(ACTOR_OPEN)), ids.index(
+        tokenizer.convert_tokens_to_ids(POLICY_OPEN))
+    seen: list[torch.Tensor] = []
+    encoder = model.encoder
+
+    def run(edit: int | None) -> torch.Tensor:
+        def hook(_module, _inputs, output):  # type: ignore[no-untyped-def]
+            if edit is not None:
+                output.last_hidden_state[0, edit] += 5.0
+            return output
+
+        handle = encoder.register_forward_hook(hook)
+        try:
+            with torch.no_grad():
+                return model(**batch).logits
+        finally:
+            handle.remove()
+
+    base = run(None)
+    seen += [run(act), run(pol), run(len(ids) - 2)]
+    assert not torch.allclose(base, seen[0]) and not torch.allclose(base, seen[1])
+    assert torch.allclose(base, seen[2])  # a word after both markers: not read by the head (only through attention)
+
+
+def test_a_truncated_marker_falls_back_to_the_first_token(statements_dataset: Path, tmp_path: Path) -> None:
+    import torch
+
+    prepared = _prepared(statements_dataset, tmp_path, "transformer.pooling=markers")
+    model, tokenizer = prepared.trainer.model.eval(), prepared.tokenizer
+    batch = tokenizer(["no markers at all here"], return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits
+    assert logits.shape == (1, 3) and torch.isfinite(logits).all()
+
+
+def test_frozen_embeddings_stay_out_of_the_optimizer(statements_dataset: Path, tmp_path: Path) -> None:
+    frozen = _prepared(statements_dataset, tmp_path / "a", "transformer.freeze_embeddings=true").trainer
+    free = _prepared(statements_dataset, tmp_path / "b").trainer
+    sizes = []
+    for trainer in (frozen, free):
+        embedding = trainer.model.get_input_embeddings().weight
+        optimizer = trainer.create_optimizer()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        assert any(p is embedding for p in params) is (trainer is free)
+        sizes.append(sum(p.numel() for p in params))
+    assert sizes[1] - sizes[0] == free.model.get_input_embeddings().weight.numel()
+
+
+@pytest.mark.slow
+def test_a_pooled_model_saves_loads_and_predicts_the_same(statements_dataset: Path, tmp_path: Path) -> None:
+    """fit -> folder (encoder + head) -> TransformerPredictor gives the validation probabilities fit reported."""
+    from training.predict import TransformerPredictor
+    from training.reports import scores
+    from training.transformer import fit_transformer
+
+    names = load_codebook().stance_names
+    cfg, _ = load_config("tiny", [*TINY, "transformer.pooling=markers", "transformer.freeze_embeddings=true"])
+    data = load_statements(statements_dataset, ["train", "validation"], names)
+    fit = fit_transformer(cfg, data.splits["train"], data.labels["train"], data.splits["validation"],
+                          data.labels["validation"], names, tmp_path, lambda t, p: scores(t, p, names)["macro_f1"],
+                          progress=False)
+    assert (fit.model_dir / "pooling_head.safetensors").is_file()
+    predictor = TransformerPredictor(fit.model_dir)
+    assert predictor.meta["pooling"] == "markers" and predictor.labels == names
+    assert np.allclose(predictor.predict_proba(data.splits["validation"]), fit.val_proba, atol=1e-5)
+    (fit.model_dir / "pooling_head.safetensors").unlink()
+    from corpus.errors import InputError
+
+    with pytest.raises(InputError, match="pooling_head.safetensors missing"):
+        TransformerPredictor(fit.model_dir)
