@@ -25,6 +25,7 @@ from annotation.guidelines import guidelines_html
 from annotation.label_config import build_label_config, config_drift
 from corpus.codebook import Codebook
 from corpus.errors import InputError
+from corpus.gazetteer import Gazetteer
 from corpus.schema import Article
 from corpus.store import CorpusStore
 from corpus.tasks import STATEMENT_TYPE, annotator_of
@@ -161,6 +162,7 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
             existing.setdefault(str(aid), []).append(task)
 
     version = gazetteer_version(codebook)
+    gazetteer = Gazetteer(codebook) if "gazetteer" in prelabel else None
     to_import: list[tuple[Article, dict[str, Any]]] = []
     superseded: list[tuple[dict[str, Any], str]] = []
     late_predictions: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
@@ -173,8 +175,8 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
         if current:
             report.unchanged += 1
             task = current[0]
-            if "gazetteer" in prelabel and version not in model_versions(task):
-                pred = gazetteer_prediction(task["data"]["text"], codebook)
+            if gazetteer is not None and version not in model_versions(task):
+                pred = gazetteer_prediction(task["data"]["text"], gazetteer)
                 if pred:
                     late_predictions.append((task["id"], task.get("meta") or {}, pred))
             continue
@@ -191,8 +193,8 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
                 new_task["data"][IMPORTED_KEY] = kept
                 report.annotations += len(anns)
                 report.statements_in_data += sum(len(k["statements"]) for k in kept.values())
-        if "gazetteer" in prelabel:
-            pred = gazetteer_prediction(article.text, codebook)
+        if gazetteer is not None:
+            pred = gazetteer_prediction(article.text, gazetteer)
             if pred:
                 new_task["predictions"] = [pred]
                 new_task["meta"][PRELABELS_META] = [version]

@@ -24,8 +24,9 @@ from typing import Any
 
 from corpus.codebook import ACTOR_LABEL, POLICY_LABEL, Codebook
 from corpus.errors import InputError
+from corpus.gazetteer import Gazetteer, Mention
 from corpus.schema import Article
-from training.tagger import Gazetteer, Mention, SpanTagger, find_mentions
+from training.tagger import SpanTagger, find_mentions
 
 log = logging.getLogger(__name__)
 

@@ -1,21 +1,19 @@
 """Span tagger: find Actor and Policy mentions in article text and normalise them to the codebook.
 
-Two finders share one output, `Mention` (character offsets into the text it was given):
+Two finders share one output, `corpus.gazetteer.Mention` (character offsets into the text it was given):
 
-* the gazetteer: the codebook's alias table (`Codebook.alias_table()`) matched on word boundaries, longest
+* the gazetteer (`corpus.gazetteer.Gazetteer`): the codebook's alias table matched on word boundaries, longest
   alias first; it needs no model and is the fallback wherever no tagger is given;
 * the tagger: transformers token classification over BIO tags, trained from the dataset's `mentions`
   config (`train_tagger`), tracked in MLflow through `training.tracking` like every run.
 
-Every mention is normalised to a canonical actor or policy option (`normalise`): exact alias, then an
-alias inside the mention ("Mexican President Claudia Sheinbaum" -> "Claudia Sheinbaum") or the mention
-inside an example, then fuzzy (character similarity for names, shared word stems for policy phrases).
-A mention that matches nothing well enough keeps `canonical=None`; callers decide what to do with it.
+Tagger mentions are normalised by the gazetteer (`Gazetteer.normalised`), reconciled with its matches
+(`merge_mentions`), and pronouns take the preceding person (`resolve_pronouns`). A mention that matches
+nothing well enough keeps `canonical=None`; callers decide what to do with it.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import random
@@ -27,153 +25,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from corpus.codebook import ACTOR_LABEL, POLICY_LABEL, Codebook
+from corpus.codebook import ACTOR_LABEL, Codebook
 from corpus.errors import InputError
-from training.config import TrackingConfig, apply_overrides, config_path, flatten
+from corpus.gazetteer import PRONOUNS, Gazetteer, Mention, surface_key
+from training.config import (
+    DataConfig,
+    TrackingConfig,
+    TrainConfig,
+    TransformerConfig,
+    _Section,
+    apply_overrides,
+    config_path,
+    flatten,
+)
 from training.paths import resolve_path, var_dir
 
 log = logging.getLogger(__name__)
 
 MENTIONS = "mentions"
 TAGGER_META = "newsstance-tagger.json"  # beside config.json: the tagger's max length and tag names
-
-# Personal pronouns an actor mention may be; resolved to the nearest preceding person (see resolve_pronouns).
-PRONOUNS = frozenset({"he", "she", "him", "her", "his", "hers", "they", "them"})
-_STOP_WORDS = """
-a an the of to in on for and or but with by at from as that this these those our your their its his her we you
-us they it be is are was were will would can could should may might not no never more less do does did
-"""
-_STOP = frozenset(_STOP_WORDS.split())
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
-
-
-@dataclass(frozen=True)
-class Mention:
-    """A span of `text[start:end]` labelled Actor or Policy, with its canonical codebook id when known."""
-
-    start: int
-    end: int
-    text: str
-    label: str
-    canonical: str | None
-    score: float = 1.0
-    source: str = "gazetteer"
-
-
-# --------------------------------------------------------------------------------------------- normalisation
-def _key(surface: str) -> str:
-    """Comparison key: lower case, single spaces, no leading article, no possessive, curly quotes straight."""
-    s = surface.replace("’", "'").replace("‘", "'").strip().lower()
-    s = re.sub(r"'s$", "", s)
-    s = re.sub(r"\s+", " ", s)
-    return re.sub(r"^(the|a|an) ", "", s)
-
-
-def _stem(word: str) -> str:
-    """A crude suffix stripper: enough to meet 'deploying' with 'deploy' and 'strikes' with 'strike'."""
-    w = word.lower().replace("’", "'").removesuffix("'s")
-    for suffix in ("ations", "ation", "ments", "ment", "ing", "ies", "ed", "es", "s"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
-            return w[: -len(suffix)]
-    return w
-
-
-def _stems(text: str) -> frozenset[str]:
-    return frozenset(_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP)
-
-
-@dataclass(frozen=True)
-class _Entry:
-    label: str
-    canonical: str
-    key: str
-    stems: frozenset[str]
-
-
-def _contains(haystack: str, needle: str) -> bool:
-    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
-
-
-def _alias_pattern(surface: str, label: str) -> str:
-    """Actors match with their own capitals (but 'The'/'the' either way); policy phrases in any case."""
-    def escape(part: str) -> str:
-        return re.escape(part).replace("’", "['’]").replace("'", "['’]")
-
-    if label == POLICY_LABEL:
-        return "(?i:" + escape(surface) + ")"
-    if surface[:4].lower() == "the ":  # sentence-initial "The" or "the" alike
-        return "[Tt]he " + escape(surface[4:])
-    return escape(surface)
-
-
-class Gazetteer:
-    """The codebook's alias table, compiled once: finds mentions and normalises surface forms."""
-
-    def __init__(self, codebook: Codebook, threshold: float = 0.5) -> None:
-        self.codebook = codebook
-        self.threshold = threshold
-        table = codebook.alias_table()  # longest first: an alternation then prefers the longest alias
-        self._entries = tuple(_Entry(label, cid, _key(s), _stems(s)) for s, label, cid in table)
-        self._definitions = {p.id: _stems(f"{p.label} {p.definition}") for p in codebook.policy_options}
-        groups = "|".join(f"(?P<g{i}>{_alias_pattern(s, label)})" for i, (s, label, _) in enumerate(table))
-        self._pattern = re.compile(rf"(?<!\w)(?:{groups})(?!\w)")
-        self._targets = tuple((label, cid) for _, label, cid in table)
-
-    def find(self, text: str) -> list[Mention]:
-        """Non-overlapping alias matches in `text`, leftmost then longest, normalised by construction."""
-        out = []
-        for m in self._pattern.finditer(text):
-            label, cid = self._targets[int(m.lastgroup[1:])] if m.lastgroup else self._targets[0]
-            out.append(Mention(m.start(), m.end(), m.group(), label, cid, 1.0, "gazetteer"))
-        return out
-
-    def normalise(self, surface: str, label: str) -> tuple[str | None, float]:
-        """The canonical id of a mention and a score in [0, 1]; (None, best score) below the threshold or on a tie."""
-        key = _key(surface)
-        entries = [e for e in self._entries if e.label == label]
-        if not key or key in PRONOUNS:
-            return None, 0.0
-        for e in entries:  # exact alias
-            if e.key == key:
-                return e.canonical, 1.0
-        for e in entries:  # an alias inside the mention, longest first
-            if len(e.key) >= 4 and _contains(key, e.key):
-                return e.canonical, 0.9
-        for e in entries:  # the mention inside a longer example
-            if len(key) >= 6 and _contains(e.key, key) and len(key) >= 0.4 * len(e.key):
-                return e.canonical, 0.85
-        scores: dict[str, float] = {}
-        for e in entries:  # near-identical spelling ("Sheinbaum's government" is caught above; typos here)
-            ratio = difflib.SequenceMatcher(None, key, e.key).ratio()
-            if ratio >= 0.85:
-                scores[e.canonical] = max(scores.get(e.canonical, 0.0), ratio)
-        stems = _stems(surface)
-        if label == POLICY_LABEL and stems:
-            for e in entries:  # shared word stems with the option's label and examples (Dice)
-                shared = len(stems & e.stems)
-                if shared:
-                    dice = 2 * shared / (len(stems) + len(e.stems))
-                    scores[e.canonical] = max(scores.get(e.canonical, 0.0), 0.8 * dice)
-            for pid, definition in self._definitions.items():  # words of the definition: weaker evidence
-                recall = len(stems & definition) / len(stems)
-                scores[pid] = max(scores.get(pid, 0.0), 0.6 * recall)
-        if not scores:
-            return None, 0.0
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        best, score = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        if score < self.threshold or score - runner_up < 0.05:
-            return None, round(score, 4)
-        return best, round(score, 4)
-
-    def normalised(self, mention: Mention) -> Mention:
-        """`mention` with its canonical id filled in (kept as is when it already has one)."""
-        if mention.canonical is not None:
-            return mention
-        cid, score = self.normalise(mention.text, mention.label)
-        return replace(mention, canonical=cid, score=round(mention.score * (score if cid else 1.0), 4))
 
 
 def resolve_pronouns(mentions: list[Mention], codebook: Codebook) -> list[Mention]:
@@ -182,7 +54,7 @@ def resolve_pronouns(mentions: list[Mention], codebook: Codebook) -> list[Mentio
     out: list[Mention] = []
     last_person: str | None = None
     for m in sorted(mentions, key=lambda m: (m.start, m.end)):
-        if m.label == ACTOR_LABEL and m.canonical is None and _key(m.text) in PRONOUNS and last_person:
+        if m.label == ACTOR_LABEL and m.canonical is None and surface_key(m.text) in PRONOUNS and last_person:
             m = replace(m, canonical=last_person, score=round(m.score * 0.8, 4))
         if m.label == ACTOR_LABEL and m.canonical in persons:
             last_person = m.canonical
@@ -208,46 +80,48 @@ def merge_mentions(tagged: Iterable[Mention], matched: Iterable[Mention]) -> lis
 
 
 # --------------------------------------------------------------------------------------------- config
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+# The stance config's sections and fields, shared: unknown keys are errors alike, and bounds cannot drift.
+def _shared(section: type[BaseModel], name: str) -> Any:
+    """The field `name` of a stance config section (its type bounds, default and help)."""
+    return section.model_fields[name]
 
 
 class TaggerData(_Section):
     """The mentions config of a dataset build: sentences with tokens and BIO tags."""
 
     dataset: str = Field("var/dataset", description="DATASET folder holding mentions/ (and digest.json).")
-    train_split: str = Field("train", min_length=1)
-    validation_split: str = Field("validation", min_length=1)
+    train_split: str = _shared(DataConfig, "train_split")
+    validation_split: str = _shared(DataConfig, "validation_split")
     max_train_samples: int | None = Field(None, ge=1, description="Cap on training sentences (quick runs).")
-    max_validation_samples: int | None = Field(None, ge=1)
+    max_validation_samples: int | None = _shared(DataConfig, "max_validation_samples")
     empty_ratio: float | None = Field(
         1.0, ge=0, description="Sentences without any mention kept per sentence with one (None: keep all); "
                                "imported corpora tag only the sentences their statements came from.")
 
 
 class TaggerModel(_Section):
-    """The token classifier: `model` is a local folder, `package:<module>` or a hub id."""
+    """The token classifier: the `TransformerConfig` fields a tagger run uses, shared with it."""
 
-    model: str = Field(min_length=1)
-    random_init: bool = Field(False, description="Build the model from its config with random weights (tests).")
-    max_length: int = Field(128, ge=8, le=4096)
-    epochs: float = Field(3.0, gt=0, le=100)
-    learning_rate: float = Field(5e-5, gt=0, le=1)
-    batch_size: int = Field(16, ge=1, le=4096)
-    eval_batch_size: int = Field(64, ge=1, le=4096)
-    weight_decay: float = Field(0.01, ge=0, lt=1)
-    warmup_ratio: float = Field(0.1, ge=0, le=0.5)
-    threads: int | None = Field(None, ge=1, le=256)
+    model: str = _shared(TransformerConfig, "model")
+    random_init: bool = _shared(TransformerConfig, "random_init")
+    max_length: int = _shared(TransformerConfig, "max_length")
+    epochs: float = Field(3.0, gt=0, le=100, description="Epochs to train (no early stopping).")  # stance default: 4
+    learning_rate: float = _shared(TransformerConfig, "learning_rate")
+    batch_size: int = _shared(TransformerConfig, "batch_size")
+    eval_batch_size: int = _shared(TransformerConfig, "eval_batch_size")
+    weight_decay: float = _shared(TransformerConfig, "weight_decay")
+    warmup_ratio: float = _shared(TransformerConfig, "warmup_ratio")
+    threads: int | None = _shared(TransformerConfig, "threads")
 
 
 class TaggerConfig(_Section):
     """One tagger training run (the stance TrainConfig's shape, with `kind: tagger`)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = _shared(TrainConfig, "name")
     kind: Literal["tagger"] = "tagger"
-    seed: int = Field(13, ge=0, le=2**32 - 1)
-    deterministic: bool = False
-    output_dir: str | None = Field(None, description="Checkpoints and the saved model (default var/runs/<name>).")
+    seed: int = _shared(TrainConfig, "seed")
+    deterministic: bool = _shared(TrainConfig, "deterministic")
+    output_dir: str | None = _shared(TrainConfig, "output_dir")
     data: TaggerData = Field(default_factory=TaggerData)
     tracking: TrackingConfig = Field(default_factory=lambda: TrackingConfig(
         experiment="newsstance-tagger", registered_model="newsstance-tagger"))

@@ -13,9 +13,9 @@ import pytest
 
 from corpus.codebook import load_codebook
 from corpus.errors import InputError
+from corpus.gazetteer import Gazetteer
 from corpus.store import CorpusStore
 from training.extract import Extractor, candidate_pairs, extract_files, read_articles, statement_row
-from training.tagger import Gazetteer
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "corpus" / "articles" / "article-001.json"

@@ -1,5 +1,6 @@
-"""The span tagger: gazetteer matching and normalisation, BIO decoding and span scores, and a tiny
-token classifier trained from a mentions dataset, tracked in a temporary MLflow store, loaded back."""
+"""The span tagger: its mentions reconciled with the gazetteer's (the matcher itself: tests/corpus/test_gazetteer.py),
+BIO decoding and span scores, the config, and a tiny token classifier trained from a mentions dataset, tracked in a
+temporary MLflow store, loaded back."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ import pytest
 
 from corpus.codebook import load_codebook
 from corpus.errors import InputError
+from corpus.gazetteer import Gazetteer, Mention
 from corpus.sentences import tokenize
-from corpus.store import CorpusStore
 from training.tagger import (
-    Gazetteer,
-    Mention,
     bio_spans,
     find_mentions,
     load_tagger_config,
@@ -26,46 +25,6 @@ from training.tagger import (
 @pytest.fixture(scope="module")
 def gazetteer() -> Gazetteer:
     return Gazetteer(load_codebook())
-
-
-def test_gazetteer_finds_the_longest_alias_with_exact_offsets(gazetteer: Gazetteer) -> None:
-    text = "U.S. President Donald Trump met Sheinbaum. The Trump administration wants to enhance border security."
-    found = [(m.text, m.label, m.canonical) for m in gazetteer.find(text)]
-    assert found == [("U.S. President Donald Trump", "Actor", "donald_trump"),
-                     ("Sheinbaum", "Actor", "claudia_sheinbaum"),
-                     ("The Trump administration", "Actor", "trump_administration"),
-                     ("enhance border security", "Policy", "border_security")]
-    assert all(text[m.start:m.end] == m.text for m in gazetteer.find(text))
-
-
-def test_gazetteer_respects_word_boundaries_and_the_case_of_names(gazetteer: Gazetteer) -> None:
-    assert gazetteer.find("Trumpets and a trump card; Kellyanne spoke.") == []
-    assert [m.canonical for m in gazetteer.find("the heritage Foundation")] == []
-    assert [m.canonical for m in gazetteer.find("We can SHARE INFORMATION")] == ["intelligence_sharing"]
-
-
-def test_gazetteer_recalls_every_gold_span_it_has_an_alias_for_on_the_seed(gazetteer: Gazetteer) -> None:
-    store = CorpusStore()
-    text = store.read_article("article-001").text
-    gold = store.read_task(store.task_path("article-001"))["annotations"][0]["result"]
-    spans = {(r["value"]["start"], r["value"]["end"]) for r in gold if r.get("from_name") == "mention"}
-    found = {(m.start, m.end) for m in gazetteer.find(text)}
-    assert len(spans & found) >= 18  # of 26 gold spans; "she", "Military Aid" and partial quotes are not aliases
-
-
-@pytest.mark.parametrize("surface, label, expected", [
-    ("Claudia Sheinbaum", "Actor", "claudia_sheinbaum"),  # exact alias
-    ("the Mexican president's", "Actor", "claudia_sheinbaum"),  # article and possessive dropped
-    ("Mexican President Claudia Sheinbaum's government", "Actor", "claudia_sheinbaum"),  # alias inside
-    ("Claudia Sheinbam", "Actor", "claudia_sheinbaum"),  # a typo: character similarity
-    ("share information", "Policy", "intelligence_sharing"),  # inside a longer example
-    ("deploying American troops", "Policy", "us_troops_in_mexico"),  # shared stems
-    ("designating the cartels as terrorist organizations", "Policy", "terrorist_designation"),
-    ("she", "Actor", None),  # a pronoun is resolved from context, never from the table
-    ("the weather in Oaxaca", "Policy", None),  # nothing close
-])
-def test_normalise(gazetteer: Gazetteer, surface: str, label: str, expected: str | None) -> None:
-    assert gazetteer.normalise(surface, label)[0] == expected
 
 
 def test_pronouns_take_the_preceding_person(gazetteer: Gazetteer) -> None:
@@ -112,6 +71,20 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         load_tagger_config("tagger_tiny", ["transformer.learning_rate=-1"])
     cfg, _ = load_tagger_config("tagger", ["transformer.epochs=1"])
     assert cfg.kind == "tagger" and cfg.transformer.epochs == 1.0 and cfg.transformer.learning_rate == 1e-4
+    with pytest.raises(InputError, match=r"transformer.group_by_length: unknown key"):  # a stance-only field
+        load_tagger_config("tagger_tiny", ["transformer.group_by_length=false"])
+
+
+def test_the_model_section_shares_the_stance_models_fields() -> None:
+    from training.config import TransformerConfig
+    from training.tagger import TaggerModel
+
+    for name, field in TaggerModel.model_fields.items():
+        stance = TransformerConfig.model_fields[name]
+        assert (field.annotation, field.metadata) == (stance.annotation, stance.metadata), name
+        if name != "epochs":  # the one field of its own: another default, no early stopping to mention
+            assert (field.default, field.description) == (stance.default, stance.description), name
+    assert TaggerModel(model="x").epochs == 3.0
 
 
 def _mentions_dataset(root: Path) -> Path:
