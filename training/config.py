@@ -34,6 +34,10 @@ class DataConfig(_Section):
                                                                             "champion; test is never read in training.")
     input_form: InputForm = Field("markers", description="markers: entity markers inside the context; "
                                                          "pair: actor + policy as segment A, context as B.")
+    locate_unplaced: bool = Field(False, description="Transformer input: look for mentions that have no offsets in "
+                                                     "the context by the importers' rules and mark them in place "
+                                                     "(a statement is imported without offsets when either side "
+                                                     "cannot be placed); saved with the model.")
     max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick runs).")
     max_validation_samples: int | None = Field(None, ge=1, description="Cap on validation rows.")
 

@@ -28,17 +28,40 @@ def _text(value: Any) -> str:
     return "" if value is None or value != value else str(value)
 
 
-def mark(row: Mapping[str, Any], markers: Mapping[str, str] | None = None) -> tuple[str, str]:
+def locate(context: str, name: str, avoid: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """Where `name` is mentioned in `context` by the importers' own rules (exact, case-folded, aliases, surname;
+    `corpus.importers.statements`), skipping places that overlap `avoid`; None when nowhere (or a holder
+    without a name, such as "(author)")."""
+    from corpus.importers.statements import mention_candidates, name_aliases, person_surname
+
+    if not name or not context or (name.startswith("(") and name.endswith(")")):
+        return None
+    for c in mention_candidates(context, name, name_aliases(name, False), person_surname(name)):
+        if avoid is None or c.end <= avoid[0] or avoid[1] <= c.start:
+            return c.start, c.end
+    return None
+
+
+def mark(row: Mapping[str, Any], markers: Mapping[str, str] | None = None,
+         locate_unplaced: bool = False) -> tuple[str, str]:
     """(prefix, marked context): markers around each located mention; unlocated ones go, marked, in the prefix.
 
-    The prefix is empty when both mentions were located in the context.
+    With `locate_unplaced`, a mention without offsets is first looked for in the context (`locate`): a
+    statement whose other side could not be placed (why it has no offsets) still gets this side marked in place.
+    The prefix is empty when both mentions are marked in the context.
     """
     tok = markers or {m: m for m in MARKERS}
     context = _text(row.get("context"))
+    spans = {name: _span(row, name, len(context)) for name in ("actor", "policy")}
+    if locate_unplaced:
+        for name, other in (("actor", "policy"), ("policy", "actor")):
+            if spans[name] is None:
+                spans[name] = locate(context, _text(row.get(f"{name}_mention")) or _text(row.get(f"{name}_label")),
+                                     spans[other])
     events: list[tuple[int, int, int, str]] = []  # (position, closing-first order, -length, token)
     prefix: list[str] = []
     for name, open_, close in (("actor", ACTOR_OPEN, ACTOR_CLOSE), ("policy", POLICY_OPEN, POLICY_CLOSE)):
-        span = _span(row, name, len(context))
+        span = spans[name]
         if span is None:
             mention = _text(row.get(f"{name}_mention")) or _text(row.get(f"{name}_label"))
             prefix.append(f"{tok[open_]} {mention} {tok[close]}")
@@ -55,23 +78,24 @@ def mark(row: Mapping[str, Any], markers: Mapping[str, str] | None = None) -> tu
     return " ".join(prefix), marked
 
 
-def model_text(row: Mapping[str, Any], form: str) -> tuple[str, str | None]:
-    """(text, text_pair) for the tokenizer, in `form` `markers` or `pair`."""
+def model_text(row: Mapping[str, Any], form: str, locate_unplaced: bool = False) -> tuple[str, str | None]:
+    """(text, text_pair) for the tokenizer, in `form` `markers` or `pair` (`locate_unplaced`: see `mark`)."""
     if form == "pair":
         actor = _text(row.get("actor_mention")) or _text(row.get("actor_label"))
         policy = _text(row.get("policy_mention")) or _text(row.get("policy_label"))
         return f"{actor} ; {policy}", _text(row.get("context"))
     if form != "markers":
         raise ValueError(f"unknown input form {form!r}")
-    prefix, marked = mark(row)
+    prefix, marked = mark(row, locate_unplaced=locate_unplaced)
     return (prefix, marked) if prefix else (marked, None)
 
 
-def model_texts(rows: Iterable[Mapping[str, Any]], form: str) -> tuple[list[str], list[str | None]]:
+def model_texts(rows: Iterable[Mapping[str, Any]], form: str,
+                locate_unplaced: bool = False) -> tuple[list[str], list[str | None]]:
     """model_text over rows, as two columns."""
     firsts, seconds = [], []
     for row in rows:
-        a, b = model_text(row, form)
+        a, b = model_text(row, form, locate_unplaced)
         firsts.append(a)
         seconds.append(b)
     return firsts, seconds

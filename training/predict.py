@@ -85,7 +85,8 @@ class TransformerPredictor:
         records = _records(rows)
         if not records:
             return np.zeros((0, len(self.labels)))
-        ds = encode(self.tokenizer, records, self.meta["input_form"], int(self.meta["max_length"]))
+        ds = encode(self.tokenizer, records, self.meta["input_form"], int(self.meta["max_length"]),
+                    locate_unplaced=bool(self.meta.get("locate_unplaced", False)))
         return predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress)
 
 

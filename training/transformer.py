@@ -89,11 +89,11 @@ def load_model(ref: str, names: Sequence[str], tokenizer: Any, random_init: bool
 
 
 def encode(tokenizer: Any, rows: Sequence[dict[str, Any]], form: str, max_length: int,
-           labels: Sequence[int] | None = None, pad_to_max: bool = False) -> Dataset:
+           labels: Sequence[int] | None = None, pad_to_max: bool = False, locate_unplaced: bool = False) -> Dataset:
     """Tokenised rows (input_ids, attention_mask[, token_type_ids], length[, labels]) as a Dataset."""
     from datasets import Dataset
 
-    firsts, seconds = model_texts(rows, form)
+    firsts, seconds = model_texts(rows, form, locate_unplaced)
     padding = "max_length" if pad_to_max else False
     encoded: list[dict[str, Any]] = [{} for _ in rows]
     for paired in (False, True):
@@ -299,8 +299,10 @@ def build_trainer(config: TrainConfig, train_rows: Any, y_train: Sequence[str], 
     label2id = {n: i for i, n in enumerate(names)}
     y = [label2id[v] for v in y_train]
     pad_to_max = not cfg.dynamic_padding
-    train_ds = encode(tokenizer, _records(train_rows), form, cfg.max_length, y, pad_to_max)
-    val_ds = encode(tokenizer, _records(val_rows), form, cfg.max_length, [label2id[v] for v in y_val], pad_to_max)
+    locate_unplaced = config.data.locate_unplaced
+    train_ds = encode(tokenizer, _records(train_rows), form, cfg.max_length, y, pad_to_max, locate_unplaced)
+    val_ds = encode(tokenizer, _records(val_rows), form, cfg.max_length, [label2id[v] for v in y_val], pad_to_max,
+                    locate_unplaced)
 
     def metrics(eval_pred: Any) -> dict[str, float]:
         preds = np.asarray(eval_pred.predictions).argmax(-1)
@@ -346,7 +348,8 @@ def fit_transformer(config: TrainConfig, train_rows: Any, y_train: Sequence[str]
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(model_dir))
         meta = {"input_form": config.data.input_form, "max_length": cfg.max_length, "labels": names,
-                "markers": MARKERS, "base_model": cfg.model, "pooling": cfg.pooling}
+                "markers": MARKERS, "base_model": cfg.model, "pooling": cfg.pooling,
+                "locate_unplaced": config.data.locate_unplaced}
         (model_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     best = trainer.state.best_model_checkpoint
     best_epoch = None

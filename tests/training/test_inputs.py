@@ -46,3 +46,27 @@ def test_nested_and_adjacent_spans_keep_markers_balanced() -> None:
 def test_sklearn_text_uses_word_markers() -> None:
     text = sklearn_text(ROW)
     assert text.startswith(f"{WORD_MARKERS['[ACT]']} Sheinbaum {WORD_MARKERS['[/ACT]']} rejected")
+
+
+def test_locate_unplaced_marks_what_the_importer_rules_find() -> None:
+    """A statement imported without offsets (its other side could not be placed) gets each findable side marked."""
+    unplaced = {"context": "Mr. Obama told the president of Mexico that Congress would not fund the wall.",
+                "actor_mention": "Barack Obama", "policy_mention": "border wall funding",
+                "actor_context_start": None, "actor_context_end": None,
+                "policy_context_start": None, "policy_context_end": None}
+    assert model_text(unplaced, "markers") == ("[ACT] Barack Obama [/ACT] [POL] border wall funding [/POL]",
+                                               unplaced["context"])
+    assert model_text(unplaced, "markers", locate_unplaced=True) == (
+        "[POL] border wall funding [/POL]",
+        "Mr. [ACT] Obama [/ACT] told the president of Mexico that Congress would not fund the wall.")
+    both = {**unplaced, "policy_mention": "Congress"}
+    assert model_text(both, "markers", locate_unplaced=True) == (
+        "Mr. [ACT] Obama [/ACT] told the president of Mexico that [POL] Congress [/POL] would not fund the wall.",
+        None)
+    # holders without a name stay in the prefix; a side already placed is never moved or overlapped
+    author = {**both, "actor_mention": "(author)"}
+    assert model_text(author, "markers", locate_unplaced=True)[0] == "[ACT] (author) [/ACT]"
+    placed = {**both, "policy_mention": "Mexico", "actor_mention": "Mexico", "policy_context_start": 32,
+              "policy_context_end": 38}
+    prefix, marked = mark(placed, locate_unplaced=True)
+    assert prefix == "[ACT] Mexico [/ACT]" and marked.count("[POL]") == 1 and "[ACT]" not in marked

@@ -85,21 +85,26 @@ def test_frozen_embeddings_stay_out_of_the_optimizer(statements_dataset: Path, t
 
 @pytest.mark.slow
 def test_a_pooled_model_saves_loads_and_predicts_the_same(statements_dataset: Path, tmp_path: Path) -> None:
-    """fit -> folder (encoder + head) -> TransformerPredictor gives the validation probabilities fit reported."""
+    """fit -> folder (encoder + head) -> TransformerPredictor gives the validation probabilities fit reported,
+    with the saved input options (unplaced mentions located) applied at prediction time too."""
     from training.predict import TransformerPredictor
     from training.reports import scores
     from training.transformer import fit_transformer
 
     names = load_codebook().stance_names
-    cfg, _ = load_config("tiny", [*TINY, "transformer.pooling=markers", "transformer.freeze_embeddings=true"])
+    cfg, _ = load_config("tiny", [*TINY, "transformer.pooling=markers", "transformer.freeze_embeddings=true",
+                                  "data.locate_unplaced=true"])
     data = load_statements(statements_dataset, ["train", "validation"], names)
     fit = fit_transformer(cfg, data.splits["train"], data.labels["train"], data.splits["validation"],
                           data.labels["validation"], names, tmp_path, lambda t, p: scores(t, p, names)["macro_f1"],
                           progress=False)
     assert (fit.model_dir / "pooling_head.safetensors").is_file()
     predictor = TransformerPredictor(fit.model_dir)
-    assert predictor.meta["pooling"] == "markers" and predictor.labels == names
+    assert predictor.meta["pooling"] == "markers" and predictor.meta["locate_unplaced"] is True
+    assert predictor.labels == names
     assert np.allclose(predictor.predict_proba(data.splits["validation"]), fit.val_proba, atol=1e-5)
+    predictor.meta["locate_unplaced"] = False  # the fixture's unlocated rows are findable: the input changes
+    assert not np.allclose(predictor.predict_proba(data.splits["validation"]), fit.val_proba, atol=1e-5)
     (fit.model_dir / "pooling_head.safetensors").unlink()
     from corpus.errors import InputError
 
