@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_two_process_data_parallel_training_logs_one_run(statements_dataset: Path, tracking_uri: str,
-                                                         tmp_path: Path, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize("pooling", ["cls", "markers"])
+def test_two_process_data_parallel_training_logs_one_run(statements_dataset: Path, tracking_uri: str, tmp_path: Path,
+                                                         request: pytest.FixtureRequest, pooling: str) -> None:
     import mlflow
 
     experiment = unique("ddp", request)
@@ -27,6 +28,7 @@ def test_two_process_data_parallel_training_logs_one_run(statements_dataset: Pat
            "-m", "training", "train", "--config", "tiny", "--dataset", str(statements_dataset),
            "--tracking-uri", tracking_uri, "--experiment", experiment, "--quiet",
            "--set", f"output_dir={tmp_path}", "--set", "transformer.epochs=2",
+           "--set", f"transformer.pooling={pooling}", "--set", f"transformer.freeze_embeddings={pooling == 'markers'}",
            "--set", f"tracking.registered_model={experiment}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -50,3 +52,10 @@ def test_two_process_data_parallel_training_logs_one_run(statements_dataset: Pat
     state = json.loads(next((tmp_path / "checkpoints").glob("checkpoint-*/trainer_state.json")).read_text())
     assert state["global_step"] in (3, 6)
     assert stdout.count("validation macro-F1") == 1  # one summary table, from rank 0
+    # the saved model (rank 0 wrote it) loads and predicts
+    from datasets import load_from_disk
+
+    from training.predict import load_predictor
+
+    test = load_from_disk(str(statements_dataset / "statements"))["test"]
+    assert load_predictor(str(tmp_path / "model")).predict_proba(test).shape == (16, 3)
