@@ -30,6 +30,9 @@ class MarkerPooledClassifier(nn.Module):
     def __init__(self, encoder: Any, marker_ids: Sequence[int], num_labels: int, dropout: float | None = None) -> None:
         super().__init__()
         self.encoder = encoder
+        pooler = getattr(encoder, "pooler", None)
+        if isinstance(pooler, nn.Module):  # the [CLS] pooler is not read here: not trained (and DDP wants every
+            pooler.requires_grad_(False)  # trained weight used in the loss)
         self.config = encoder.config  # labels (id2label/label2id/num_labels) live here, as for a classifier
         hidden = encoder.config.hidden_size
         p = dropout if dropout is not None else float(getattr(encoder.config, "hidden_dropout_prob", 0.1) or 0.1)
