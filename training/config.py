@@ -101,8 +101,8 @@ class TransformerConfig(_Section):
         "cls", description="cls: the model's own sequence-classification head; markers: a head over the states at "
                            "the opening actor and policy markers (input form markers only).")
     freeze_embeddings: bool = Field(False, description="Keep the word-embedding matrix fixed (the marker tokens keep "
-                                    "their initial vectors): about 1.5x faster steps on CPU, where the update of the "
-                                    "30k-row matrix costs a third of each step.")
+                                    "their initial vectors): no update of the 30k-row matrix per step (1.5x faster "
+                                    "steps in isolation on 2 CPU cores, 1.04-1.2x end to end; BENCHMARKS.md).")
 
 
 class TrainConfig(_Section):
