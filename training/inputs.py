@@ -8,6 +8,9 @@ from typing import Any
 
 ACTOR_OPEN, ACTOR_CLOSE, POLICY_OPEN, POLICY_CLOSE = "[ACT]", "[/ACT]", "[POL]", "[/POL]"
 MARKERS = [ACTOR_OPEN, ACTOR_CLOSE, POLICY_OPEN, POLICY_CLOSE]
+# What each new marker token's embedding starts as (the mean of these words' embeddings): four distinct,
+# meaningful vectors. The library's default (the mean of all embeddings) makes the four identical.
+MARKER_WORDS = {ACTOR_OPEN: "[ actor", ACTOR_CLOSE: "actor ]", POLICY_OPEN: "[ policy", POLICY_CLOSE: "policy ]"}
 # Word-like stand-ins for TF-IDF, whose tokeniser would drop the brackets.
 WORD_MARKERS = {ACTOR_OPEN: "xactb", ACTOR_CLOSE: "xacte", POLICY_OPEN: "xpolb", POLICY_CLOSE: "xpole"}
 NAME_WORD = "xname"

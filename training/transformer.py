@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from corpus.errors import InputError
-from training.inputs import ACTOR_OPEN, MARKERS, POLICY_OPEN, model_texts
+from training.inputs import ACTOR_OPEN, MARKER_WORDS, MARKERS, POLICY_OPEN, model_texts
 from training.paths import resolve_path
 
 if TYPE_CHECKING:
@@ -80,12 +80,36 @@ def load_model(ref: str, names: Sequence[str], tokenizer: Any, random_init: bool
     except (OSError, ValueError) as e:
         raise InputError(ref, f"cannot load the model ({str(e).splitlines()[0]})") from None
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        old = model.get_input_embeddings().num_embeddings
         model.resize_token_embeddings(len(tokenizer))
+        init_marker_embeddings(model, tokenizer, old)
     if pooling == "markers":
         from training.pooling import MarkerPooledClassifier, marker_ids
 
         model = MarkerPooledClassifier(model, marker_ids(tokenizer, OPENING_MARKERS), len(names))
     return model
+
+
+def init_marker_embeddings(model: Any, tokenizer: Any, old_size: int) -> list[str]:
+    """Each newly added marker's embedding := the mean of its MARKER_WORDS' pieces (known pieces only), so the
+    actor and policy markers, opening and closing, start distinct and near words the model knows; returns the
+    markers set. `resize_token_embeddings` alone gives all four the same vector (the mean of the matrix), which
+    frozen embeddings would then keep for the whole run."""
+    import torch
+
+    weight = model.get_input_embeddings().weight
+    done = []
+    with torch.no_grad():
+        for marker, words in MARKER_WORDS.items():
+            idx = tokenizer.convert_tokens_to_ids(marker)
+            if not isinstance(idx, int) or idx < old_size:
+                continue
+            pieces = [i for i in tokenizer(words, add_special_tokens=False)["input_ids"]
+                      if i < old_size and i != tokenizer.unk_token_id]
+            if pieces:
+                weight[idx] = weight[pieces].mean(dim=0)
+                done.append(marker)
+    return done
 
 
 def encode(tokenizer: Any, rows: Sequence[dict[str, Any]], form: str, max_length: int,

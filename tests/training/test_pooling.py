@@ -110,3 +110,34 @@ def test_a_pooled_model_saves_loads_and_predicts_the_same(statements_dataset: Pa
 
     with pytest.raises(InputError, match="pooling_head.safetensors missing"):
         TransformerPredictor(fit.model_dir)
+
+
+def test_new_markers_start_distinct_from_their_words(tmp_path: Path) -> None:
+    """Each added marker starts as the mean of its MARKER_WORDS' embeddings, not the matrix mean shared by all
+    four (which frozen embeddings would keep): actor vs policy and opening vs closing differ from the start."""
+    import json
+    import shutil
+
+    import torch
+
+    from training.inputs import MARKER_WORDS, MARKERS
+    from training.transformer import load_model, load_tokenizer
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "tiny_model", folder)
+    vocab = (folder / "vocab.txt").read_text(encoding="utf-8").split()
+    vocab += [w for w in ("[", "]", "actor", "policy") if w not in vocab]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    (folder / "config.json").write_text(json.dumps({**config, "vocab_size": len(vocab)}), encoding="utf-8")
+
+    tokenizer = load_tokenizer(str(folder), "markers")
+    model = load_model(str(folder), ["a", "b"], tokenizer, random_init=True)
+    weight = model.get_input_embeddings().weight.detach()
+    rows = {m: weight[tokenizer.convert_tokens_to_ids(m)] for m in MARKERS}
+    for marker, words in MARKER_WORDS.items():
+        pieces = [vocab.index(w) for w in words.split()]
+        assert torch.allclose(rows[marker], weight[pieces].mean(dim=0)), marker
+    vectors = torch.stack(list(rows.values()))
+    distances = torch.cdist(vectors, vectors)
+    assert (distances + torch.eye(4) > 1e-3).all(), distances
