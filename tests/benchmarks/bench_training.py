@@ -7,10 +7,11 @@ Throughput: our transformer path (dynamic padding, length-grouped batches) again
 every example to max_length with random batches, same model, rows and machine, in this one run.
 
 MiniLM variants (each is minilm.yaml with the overrides shown; all use markers for unplaced mentions found
-in the context unless told, frozen word embeddings and three epochs): `markers+cls-head` (as shipped),
-`markers+marker-head` (a head over the opening markers' states), `pair+cls-head` (actor ; policy as segment A),
-`markers+marker-head+prefix-unplaced` (mentions without offsets stay, marked, in the prefix). The one with the
-best validation macro-F1 is the selected model; every variant's test score is shown.
+in the context unless told, frozen word embeddings, lr 3e-5 and three epochs): `markers+marker-head` (as
+shipped: a head over the opening markers' states), `markers+cls-head` (the model's own [CLS] head),
+`pair+cls-head` (actor ; policy as segment A), `markers+marker-head+prefix-unplaced` (mentions without offsets
+stay, marked, in the prefix). The one with the best validation macro-F1 is the selected model; every
+variant's test score is shown.
 
 Knobs (environment): BENCH_TRAINING_MINILM_EPOCHS (default: the config's), BENCH_TRAINING_VARIANTS
 (default all four), BENCH_TRAINING_THROUGHPUT_ROWS (default 960), BENCH_TRAINING_SKIP_MINILM=1,

