@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from corpus.codebook import Codebook
-from corpus.gazetteer import Gazetteer
+from corpus.gazetteer import MATCHER_VERSION, Gazetteer
 from corpus.tasks import span_items
 
 
 def model_version(codebook: Codebook) -> str:
-    """The prediction's model_version: the gazetteer tied to the codebook version it was built from."""
-    return f"gazetteer-{codebook.version}"
+    """The prediction's model_version: the codebook version the gazetteer was built from and the matcher's
+    version (`corpus.gazetteer.MATCHER_VERSION`); either changing makes push pre-annotate the task again."""
+    return f"gazetteer-{codebook.version}-m{MATCHER_VERSION}"
 
 
 def gazetteer_prediction(text: str, gazetteer: Gazetteer) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from annotation.browser_check import check_editor, chromium_path
 from annotation.client import Connection, LabelStudioClient
 from annotation.push import push
 from corpus.codebook import load_codebook
+from corpus.gazetteer import MATCHER_VERSION
 from corpus.store import BUNDLED_ROOT, CorpusStore
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.browser, pytest.mark.slow]
@@ -35,7 +36,7 @@ def test_editor_shows_text_labels_and_preannotated_spans(label_studio, tmp_path)
     assert article.title in view.text and "firmly declined" in view.text  # the article text
     assert "Mexican President Claudia Sheinbaum" in view.highlights  # a pre-annotated span, drawn on the text
     assert len(view.highlights) >= 10
-    assert f"gazetteer-{cb.version}" in view.annotation_tabs  # shown as the gazetteer's prediction
+    assert f"gazetteer-{cb.version}-m{MATCHER_VERSION}" in view.annotation_tabs  # shown as the gazetteer's prediction
     assert shot.stat().st_size > 20_000
     keep = REPO / "var" / "screenshots" / "label-studio-editor.png"  # git-ignored, for a person to look at
     keep.parent.mkdir(parents=True, exist_ok=True)

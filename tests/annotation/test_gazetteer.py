@@ -8,7 +8,7 @@ import pytest
 from annotation.gazetteer import gazetteer_prediction, model_version
 from annotation.validate import read_annotation
 from corpus.codebook import load_codebook
-from corpus.gazetteer import Gazetteer
+from corpus.gazetteer import MATCHER_VERSION, Gazetteer
 from corpus.store import CorpusStore
 
 
@@ -31,7 +31,7 @@ def test_seed_article_mentions(gazetteer: Gazetteer, text: str) -> None:
 def test_prediction_is_valid_and_scored(gazetteer: Gazetteer, text: str) -> None:
     cb = gazetteer.codebook
     pred = gazetteer_prediction(text, gazetteer)
-    assert pred["model_version"] == model_version(cb) == f"gazetteer-{cb.version}"
+    assert pred["model_version"] == model_version(cb) == f"gazetteer-{cb.version}-m{MATCHER_VERSION}"
     assert 0 < pred["score"] <= 1
     coded, issues = read_annotation("1", text, {"id": 1, "result": pred["result"]}, "gazetteer", cb)
     assert issues == [] and len(coded.spans) == len(pred["result"]) // 2

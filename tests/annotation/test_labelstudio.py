@@ -23,6 +23,7 @@ from annotation.label_config import build_label_config, config_drift
 from annotation.push import push
 from corpus.codebook import load_codebook
 from corpus.errors import ServiceError
+from corpus.gazetteer import MATCHER_VERSION
 from corpus.store import BUNDLED_ROOT, CorpusStore
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
@@ -120,7 +121,7 @@ def test_push_twice_leaves_task_count(round_trip):
     task = r["seed_task"]
     assert task["data"]["checksum"].startswith("sha256:")
     [pred] = task["predictions"]  # the gazetteer pre-annotation, once, though pushed twice
-    assert pred["model_version"] == "gazetteer-1.0.0" and 0 < pred["score"] <= 1
+    assert pred["model_version"] == f"gazetteer-1.0.0-m{MATCHER_VERSION}" and 0 < pred["score"] <= 1
     assert any(i["value"].get("text") == "Mexican President Claudia Sheinbaum" for i in pred["result"]
                if i["type"] == "labels")
 

@@ -13,6 +13,7 @@ from annotation.label_config import build_label_config
 from annotation.push import PRELABELS_META, push
 from corpus.codebook import load_codebook
 from corpus.errors import InputError, ServiceError
+from corpus.gazetteer import MATCHER_VERSION
 from corpus.schema import Article
 from corpus.store import CorpusStore
 
@@ -107,11 +108,21 @@ def test_prelabelling_existing_tasks_later_and_config_drift(corpus):
     server.projects[1]["label_config"] = build_label_config(cb).replace('value="oppose"', 'value="against"')
     report = push(server, cb, corpus.root, "proj", prelabel=["gazetteer"])
     assert report.predictions == 5 and report.config_differs and not report.config_updated
-    assert all(t["meta"][PRELABELS_META] == [f"gazetteer-{cb.version}"] for t in server.tasks.values())
-    assert server.projects[1]["model_version"] == f"gazetteer-{cb.version}"
+    assert all(t["meta"][PRELABELS_META] == [f"gazetteer-{cb.version}-m{MATCHER_VERSION}"] for t in server.tasks.values())
+    assert server.projects[1]["model_version"] == f"gazetteer-{cb.version}-m{MATCHER_VERSION}"
     assert push(server, cb, corpus.root, "proj", prelabel=["gazetteer"], update_config=True).config_updated
     assert push(server, cb, corpus.root, "proj", prelabel=["gazetteer"]).predictions == 0
 
+
+
+def test_tasks_pre_annotated_by_an_older_matcher_are_pre_annotated_again(corpus):
+    cb, server = load_codebook(), FakeServer()
+    push(server, cb, corpus.root, "proj")
+    for task in server.tasks.values():  # as the first matcher left them: its version only in the meta
+        task["meta"][PRELABELS_META] = [f"gazetteer-{cb.version}"]
+    assert push(server, cb, corpus.root, "proj", prelabel=["gazetteer"]).predictions == 5
+    assert all(t["meta"][PRELABELS_META] == sorted([f"gazetteer-{cb.version}", f"gazetteer-{cb.version}-m{MATCHER_VERSION}"])
+               for t in server.tasks.values())
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"prelabel": ["oracle"]}, "unknown pre-annotator 'oracle'"),
