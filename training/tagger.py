@@ -379,10 +379,11 @@ def _log_tagger_model(model_dir: Path) -> str:
             texts = list(model_input["text"]) if hasattr(model_input, "columns") else list(model_input)
             return [json.dumps([m.__dict__ for m in ms]) for ms in self.tagger.predict_many(texts)]
 
-    info = mlflow.pyfunc.log_model(
-        name="model", python_model=TaggerModel(), artifacts={"hf_model": str(model_dir)},
-        pip_requirements=tracking._pip_requirements("torch", "transformers", "pandas", "numpy"),
-        code_paths=tracking._code_paths())
+    with tracking.code_paths() as code:
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=TaggerModel(), artifacts={"hf_model": str(model_dir)},
+            pip_requirements=tracking._pip_requirements("torch", "transformers", "pandas", "numpy"),
+            code_paths=code)
     return info.model_uri
 
 

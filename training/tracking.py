@@ -11,6 +11,7 @@ import contextlib
 import logging
 import math
 import os
+import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -240,9 +241,23 @@ def _pip_requirements(*packages: str) -> list[str]:
     return reqs
 
 
-def _code_paths() -> list[str]:
-    """The training package travels with the model (its pickles and pyfunc wrapper import it)."""
-    return [str(Path(__file__).parent)]
+# The project's packages a logged model imports: training (the predictor and the pyfunc wrapper), corpus (errors,
+# the codebook and the importers' mention rules behind `data.locate_unplaced`) and evaluation (its metrics).
+CODE_PACKAGES = ("training", "corpus", "evaluation")
+_NOT_CODE = shutil.ignore_patterns("__pycache__", "*.pyc", "articles", "annotations", "configs")
+
+
+@contextlib.contextmanager
+def code_paths() -> Iterator[list[str]]:
+    """Copies of CODE_PACKAGES without data or caches (the bundled corpus, training configs), for `code_paths`:
+    MLflow puts them beside the model, so it loads where only its pip requirements are installed."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="newsstance-code-") as tmp:
+        paths = []
+        for name in CODE_PACKAGES:
+            shutil.copytree(root / name, Path(tmp) / name, ignore=_NOT_CODE)
+            paths.append(str(Path(tmp) / name))
+        yield paths
 
 
 def statement_signature(labels: list[str] | None = None) -> Any:
@@ -265,9 +280,10 @@ def log_sklearn_model(model: Any) -> str:
     """Log a StatementClassifier with the sklearn flavour; returns the model URI."""
     import mlflow.sklearn
 
-    info = mlflow.sklearn.log_model(
-        model, name="model", pip_requirements=_pip_requirements("scikit-learn", "pandas", "numpy"),
-        code_paths=_code_paths(), signature=statement_signature(), serialization_format="cloudpickle")
+    with code_paths() as code:
+        info = mlflow.sklearn.log_model(
+            model, name="model", pip_requirements=_pip_requirements("scikit-learn", "pandas", "numpy"),
+            code_paths=code, signature=statement_signature(), serialization_format="cloudpickle")
     return info.model_uri
 
 
@@ -277,13 +293,13 @@ def log_transformer_model(model_dir: str | Path, labels: list[str]) -> str:
 
     import mlflow.pyfunc
 
-    with warnings.catch_warnings():  # it asks for type hints; the explicit signature says more
+    with warnings.catch_warnings(), code_paths() as code:  # it asks for type hints; the signature says more
         warnings.simplefilter("ignore", UserWarning)
         info = mlflow.pyfunc.log_model(  # models from code: the wrapper file, not a pickle
             name="model", python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={"hf_model": str(model_dir)},
             pip_requirements=_pip_requirements("torch", "transformers", "pandas", "numpy"),
-            code_paths=_code_paths(), signature=statement_signature(labels))
+            code_paths=code, signature=statement_signature(labels))
     return info.model_uri
 
 
@@ -291,8 +307,10 @@ def save_sklearn_model(model: Any, path: str | Path) -> None:
     """Save a StatementClassifier as an MLflow sklearn model folder (the same layout as a logged one)."""
     import mlflow.sklearn
 
-    mlflow.sklearn.save_model(model, str(path), pip_requirements=_pip_requirements("scikit-learn", "pandas", "numpy"),
-                              code_paths=_code_paths(), serialization_format="cloudpickle")
+    with code_paths() as code:
+        mlflow.sklearn.save_model(model, str(path),
+                                  pip_requirements=_pip_requirements("scikit-learn", "pandas", "numpy"),
+                                  code_paths=code, serialization_format="cloudpickle")
 
 
 def load_sklearn(path: str | Path) -> Any:

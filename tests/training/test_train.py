@@ -119,6 +119,59 @@ def test_tfidf_learns_the_fixture(statements_dataset: Path, tracking_uri: str, t
     assert summary.metrics["validation_macro_f1"] > 0.8 and summary.extra["selected.C"] in cfg.sklearn.c_grid
 
 
+# Run in a fresh interpreter, from another folder, with the project hidden (its editable-install finder and any
+# path to the repository removed): the logged model must bring the code it imports (tracking.code_paths).
+_LOAD_ALONE = """
+import json, sys
+from pathlib import Path
+repo = Path(sys.argv[1]).resolve()
+sys.meta_path = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
+sys.path = [p for p in sys.path if p and Path(p).resolve() != repo]
+import mlflow, pandas as pd
+mlflow.set_tracking_uri(sys.argv[2])
+model = mlflow.pyfunc.load_model(sys.argv[3])
+import corpus.codebook, training.inputs
+rows = pd.DataFrame(json.loads(sys.argv[4]))
+print(json.dumps({"labels": [str(v) for v in model.predict(rows)],
+                  "from": [corpus.codebook.__file__, training.inputs.__file__]}))
+"""
+
+
+def load_alone(model_uri: str, tracking_uri: str, rows: list[dict[str, object]], cwd: Path) -> dict[str, list[str]]:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _LOAD_ALONE, str(repo), tracking_uri, model_uri, json.dumps(rows)],
+                          cwd=cwd, capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_logged_model_loads_where_the_project_is_not_installed(statements_dataset: Path, tracking_uri: str,
+                                                                  tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The registered model carries the training, corpus and evaluation code it imports, not their data."""
+    from datasets import load_from_disk
+
+    from training.config import load_config
+    from training.run import train
+
+    registered = unique("alone", request)
+    cfg, file = load_config("tfidf_logreg", ["sklearn.min_df=1", f"output_dir={tmp_path / 'run'}",
+                                             f"tracking.registered_model={registered}"])
+    train(cfg, file, dataset=str(statements_dataset), tracking_uri=tracking_uri, progress=False)
+    rows = load_from_disk(str(statements_dataset / "statements"))["test"].select(range(4)).to_list()
+    keep = ("context", "actor_mention", "policy_mention", "actor_label", "policy_label")
+    out = load_alone(f"models:/{registered}@champion", tracking_uri, [{k: r[k] for k in keep} for r in rows],
+                     tmp_path)
+    assert len(out["labels"]) == 4 and set(out["labels"]) <= {"support", "oppose", "neutral"}
+    repo = str(Path(__file__).resolve().parents[2])
+    assert not any(f.startswith(repo) for f in out["from"]), out["from"]  # imported from the model's own code
+    code = tmp_path / "run" / "model" / "code"
+    assert (code / "corpus" / "codebook.yaml").is_file() and (code / "evaluation" / "metrics.py").is_file()
+    assert not (code / "corpus" / "articles").exists() and not list(code.rglob("__pycache__"))
+
 @pytest.mark.slow
 def test_champion_moves_only_when_validation_macro_f1_beats_it(statements_dataset: Path, tracking_uri: str,
                                                                 tmp_path: Path, request: pytest.FixtureRequest) -> None:
