@@ -81,6 +81,8 @@ def load_model(ref: str, names: Sequence[str], tokenizer: Any, random_init: bool
         raise InputError(ref, f"cannot load the model ({str(e).splitlines()[0]})") from None
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         old = model.get_input_embeddings().num_embeddings
+        # the library's mean resizing is overwritten just below, but it draws from torch's generator: kept, so
+        # a seeded run draws the head as the benchmarked runs did
         model.resize_token_embeddings(len(tokenizer))
         init_marker_embeddings(model, tokenizer, old)
     if pooling == "markers":
