@@ -60,6 +60,7 @@ def _load() -> str:
     return f"{one:.1f}/{five:.1f}"
 
 
+SHIPPED = "markers+marker-head"  # minilm.yaml as it is
 VARIANTS = {"markers+marker-head": ["transformer.pooling=markers"],
             "markers+cls-head": ["transformer.pooling=cls"],
             "pair+cls-head": ["data.input_form=pair", "transformer.pooling=cls"],
@@ -186,6 +187,7 @@ def render(results: list[dict[str, Any]], speed: dict[str, Any] | None, seesaw: 
         sel = ", ".join(f"{k.removeprefix('selected.')}={v}" for k, v in r["selected"].items()
                         if k.startswith("selected."))
         what = f"{r['variant']}: {' '.join(r['overrides'])}" if r["variant"] else (sel or "-")
+        what += " (**as shipped**)" if r["config"] == "minilm" and r["variant"] == SHIPPED else ""
         lines.append(f"| {r['config']} | {what} | {r['validation']:.4f} | "
                      f"**{r['test']:.4f}** | {r['accuracy']:.4f} | {r['epochs']} ({r['best_epoch'] or '-'}) | "
                      f"{r['seconds'] / 60:.1f} min | {r['load']} | {goals[r['config']]} |")
