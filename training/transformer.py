@@ -92,15 +92,14 @@ def load_model(ref: str, names: Sequence[str], tokenizer: Any, random_init: bool
     return model
 
 
-def init_marker_embeddings(model: Any, tokenizer: Any, old_size: int) -> list[str]:
+def init_marker_embeddings(model: Any, tokenizer: Any, old_size: int) -> None:
     """Each newly added marker's embedding := the mean of its MARKER_WORDS' pieces (known pieces only), so the
-    actor and policy markers, opening and closing, start distinct and near words the model knows; returns the
-    markers set. `resize_token_embeddings` alone gives all four the same vector (the mean of the matrix), which
+    actor and policy markers, opening and closing, start distinct and near words the model knows.
+    `resize_token_embeddings` alone gives all four the same vector (the mean of the matrix), which
     frozen embeddings would then keep for the whole run."""
     import torch
 
     weight = model.get_input_embeddings().weight
-    done = []
     with torch.no_grad():
         for marker, words in MARKER_WORDS.items():
             idx = tokenizer.convert_tokens_to_ids(marker)
@@ -110,8 +109,6 @@ def init_marker_embeddings(model: Any, tokenizer: Any, old_size: int) -> list[st
                       if i < old_size and i != tokenizer.unk_token_id]
             if pieces:
                 weight[idx] = weight[pieces].mean(dim=0)
-                done.append(marker)
-    return done
 
 
 def encode(tokenizer: Any, rows: Sequence[dict[str, Any]], form: str, max_length: int,
