@@ -79,6 +79,9 @@ class Codebook(_Strict):
     actors: list[Actor]
     policy_options: list[PolicyOption]
     stance_labels: list[StanceLabel]
+    # The label of a candidate (actor, target) pair that carries no stance: what detectors learn and predict
+    # besides the stance labels. Never a relation label annotators draw; absent means no detection.
+    no_stance: Entry | None = None
     stance_qualifiers: list[Entry] = Field(default_factory=list)
     article_labels: list[ArticleLabel] = Field(default_factory=list)
 
@@ -99,6 +102,8 @@ class Codebook(_Strict):
         clash = {s.id for s in self.stance_labels} & {q.id for q in self.stance_qualifiers}
         if clash:
             raise ValueError(f"stance_qualifiers: {sorted(clash)[0]!r} is also a stance label")
+        if self.no_stance is not None and self.no_stance.id in {s.id for s in self.stance_labels}:
+            raise ValueError(f"no_stance: {self.no_stance.id!r} is also a stance label")
         if len(self.stance_labels) < 2:
             raise ValueError("stance_labels: at least two labels are needed")
         return self
@@ -108,6 +113,13 @@ class Codebook(_Strict):
     def stance_names(self) -> list[str]:
         """Stance labels in codebook order: the ClassLabel names and the models' id2label."""
         return [s.id for s in self.stance_labels]
+
+    @property
+    def detection_names(self) -> list[str]:
+        """The stance labels plus `no_stance` last: a detector's id2label (ValueError when the codebook has none)."""
+        if self.no_stance is None:
+            raise ValueError("the codebook declares no `no_stance` label, so no detector can be trained on it")
+        return [*self.stance_names, self.no_stance.id]
 
     @property
     def label2id(self) -> dict[str, int]:
