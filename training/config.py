@@ -34,12 +34,20 @@ class DataConfig(_Section):
                                                                             "champion; test is never read in training.")
     input_form: InputForm = Field("markers", description="markers: entity markers inside the context; "
                                                          "pair: actor + policy as segment A, context as B.")
-    locate_unplaced: bool = Field(False, description="Transformer input: look for mentions that have no offsets in "
+    config: Literal["statements", "candidates"] = Field(
+        "statements", description="Dataset config to learn: statements (a stance model over the codebook's stance "
+                                  "labels) or candidates (a detector: every co-occurring actor-target pair, the ones "
+                                  "without a statement labelled with the codebook's no_stance label).")
+    locate_unplaced: bool = Field(False, description="Model input: look for mentions that have no offsets in "
                                                      "the context by the importers' rules and mark them in place "
                                                      "(a statement is imported without offsets when either side "
-                                                     "cannot be placed); saved with the model.")
+                                                     "cannot be placed); a side found only in part is also given "
+                                                     "whole before the context; saved with the model.")
     max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick runs).")
     max_validation_samples: int | None = Field(None, ge=1, description="Cap on validation rows.")
+    calibrate: bool = Field(True, description="Fit a temperature on the validation probabilities (after selection) "
+                                              "and save it with the model, so confidences mean what they say; the "
+                                              "predicted labels do not change. ECE before/after is logged.")
 
 
 class TrackingConfig(_Section):

@@ -36,21 +36,24 @@ class StatementData:
     names: list[str]
 
 
-def statements_dir(dataset: str | Path) -> Path:
-    """DATASET/statements (or DATASET itself when it is the statements DatasetDict); errors name the path."""
+def statements_dir(dataset: str | Path, config: str = CONFIG) -> Path:
+    """DATASET/<config> (or DATASET itself when it is that DatasetDict); errors name the path."""
     root = resolve_path(dataset)
     if not root.exists():
         raise InputError(root, "dataset folder not found (build one with `python -m corpus build`)")
-    if (root / CONFIG / "dataset_dict.json").is_file():
-        return root / CONFIG
-    if (root / "dataset_dict.json").is_file():
+    if (root / config / "dataset_dict.json").is_file():
+        return root / config
+    if config == CONFIG and (root / "dataset_dict.json").is_file():
         return root
-    raise InputError(root, f"not a dataset: no {CONFIG}/dataset_dict.json (build one with `python -m corpus build`)")
+    if config != CONFIG and (root / CONFIG / "dataset_dict.json").is_file():
+        raise InputError(root, f"no {config}/ in this dataset: it was built before {config} existed; rebuild it with "
+                               "`python -m corpus build SOURCE... --out DATASET`")
+    raise InputError(root, f"not a dataset: no {config}/dataset_dict.json (build one with `python -m corpus build`)")
 
 
-def dataset_digest(dataset: str | Path, splits: dict[str, Dataset] | None = None) -> str:
+def dataset_digest(dataset: str | Path, splits: dict[str, Dataset] | None = None, config: str = CONFIG) -> str:
     """The build's content digest from DATASET/digest.json; else a digest of the loaded splits' fingerprints."""
-    folder = statements_dir(dataset)
+    folder = statements_dir(dataset, config)
     for candidate in (folder.parent / "digest.json", folder / "digest.json"):
         if candidate.is_file():
             try:
@@ -90,11 +93,12 @@ def stance_names(ds: Dataset, names: list[str], where: str) -> list[str]:
 
 
 def load_statements(dataset: str | Path, split_names: list[str], names: list[str],
-                    limits: dict[str, int | None] | None = None) -> StatementData:
-    """Load and check the named splits of DATASET/statements: present, non-empty, model columns, codebook labels."""
+                    limits: dict[str, int | None] | None = None, config: str = CONFIG) -> StatementData:
+    """Load and check the named splits of DATASET/<config> (statements, or candidates for a detector): present,
+    non-empty, model columns, codebook labels."""
     from datasets import load_from_disk
 
-    folder = statements_dir(dataset)
+    folder = statements_dir(dataset, config)
     try:
         dd: DatasetDict = load_from_disk(str(folder))
     except Exception as e:  # datasets raises anything from OSError to IndexError on a damaged folder
@@ -116,7 +120,7 @@ def load_statements(dataset: str | Path, split_names: list[str], names: list[str
             ds = ds.shuffle(seed=0).select(range(limit))
         splits[split] = ds
         labels[split] = stance_names(ds, names, where)
-    return StatementData(folder, splits, labels, dataset_digest(dataset, splits), list(names))
+    return StatementData(folder, splits, labels, dataset_digest(dataset, splits, config), list(names))
 
 
 def split_spec(value: str) -> tuple[str, str] | None:

@@ -45,31 +45,44 @@ def locate(context: str, name: str, avoid: tuple[int, int] | None = None) -> tup
     return None
 
 
+def _full(row: Mapping[str, Any], name: str) -> str:
+    """The side's whole text as the statement gives it: its mention, else its canonical label."""
+    return _text(row.get(f"{name}_mention")) or _text(row.get(f"{name}_label"))
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
 def mark(row: Mapping[str, Any], markers: Mapping[str, str] | None = None,
          locate_unplaced: bool = False) -> tuple[str, str]:
-    """(prefix, marked context): markers around each located mention; unlocated ones go, marked, in the prefix.
+    """(prefix, marked context): markers around each located mention; the prefix says what the context cannot.
 
     With `locate_unplaced`, a mention without offsets is first looked for in the context (`locate`): a
     statement whose other side could not be placed (why it has no offsets) still gets this side marked in place.
-    The prefix is empty when both mentions are marked in the context.
+    A side found nowhere goes, marked, in the prefix; a side found only in part (a surname, one word of a long
+    target) is marked where found and also given whole, unmarked, in the prefix, so the model always sees the
+    whole actor and target. The prefix is empty when both mentions are marked in the context as they are.
     """
     tok = markers or {m: m for m in MARKERS}
     context = _text(row.get("context"))
     spans = {name: _span(row, name, len(context)) for name in ("actor", "policy")}
+    located = {name: False for name in spans}
     if locate_unplaced:
         for name, other in (("actor", "policy"), ("policy", "actor")):
             if spans[name] is None:
-                spans[name] = locate(context, _text(row.get(f"{name}_mention")) or _text(row.get(f"{name}_label")),
-                                     spans[other])
+                spans[name] = locate(context, _full(row, name), spans[other])
+                located[name] = spans[name] is not None
     events: list[tuple[int, int, int, str]] = []  # (position, closing-first order, -length, token)
     prefix: list[str] = []
     for name, open_, close in (("actor", ACTOR_OPEN, ACTOR_CLOSE), ("policy", POLICY_OPEN, POLICY_CLOSE)):
         span = spans[name]
         if span is None:
-            mention = _text(row.get(f"{name}_mention")) or _text(row.get(f"{name}_label"))
-            prefix.append(f"{tok[open_]} {mention} {tok[close]}")
+            prefix.append(f"{tok[open_]} {_full(row, name)} {tok[close]}")
             continue
         start, end = span
+        if located[name] and not _same(context[start:end], _full(row, name)):
+            prefix.append(_full(row, name))
         events.append((start, 1, -(end - start), tok[open_]))
         events.append((end, 0, 0, tok[close]))
     pieces, last = [], 0
@@ -120,9 +133,12 @@ def mask_names(text: str) -> str:
     return _CAPITALISED.sub(repl, text)
 
 
-def sklearn_text(row: Mapping[str, Any], prefix_unlocated: bool = False, names: bool = True) -> str:
+def sklearn_text(row: Mapping[str, Any], prefix_unlocated: bool = False, names: bool = True,
+                 locate_unplaced: bool = False) -> str:
     """The context with word-like markers around located mentions, for bag-of-n-gram models; optionally the
-    unlocated mentions as a marked prefix, and with proper names masked (`names=False`)."""
-    prefix, marked = mark(row, WORD_MARKERS)
-    text = f"{prefix} {marked}".strip() if prefix_unlocated else marked
-    return text if names else mask_names(text)
+    sides the context cannot show as a marked prefix (`prefix_unlocated`), and proper names masked in the
+    context (`names=False`; the prefix keeps the actor and target as they are)."""
+    prefix, marked = mark(row, WORD_MARKERS, locate_unplaced)
+    if not names:
+        marked = mask_names(marked)
+    return f"{prefix} {marked}".strip() if prefix_unlocated else marked

@@ -23,9 +23,13 @@ MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
 class Predictor(Protocol):
-    """Class probabilities over `labels` (codebook order) for statement rows."""
+    """Class probabilities over `labels` (codebook order) for statement rows. A detector's labels end with its
+    `none_label` and it carries the P(statement) `threshold` chosen on validation (both None for a stance model);
+    `training.detection.decide` turns its probabilities into statements."""
 
     labels: list[str]
+    none_label: str | None
+    threshold: float | None
 
     def predict_proba(self, rows: Any) -> np.ndarray: ...
 
@@ -44,6 +48,8 @@ class SklearnPredictor:
     def __init__(self, model: Any) -> None:
         self.model = model
         self.labels: list[str] = list(model.labels)
+        self.none_label: str | None = getattr(model, "none_label", None)
+        self.threshold: float | None = getattr(model, "threshold", None)
 
     def predict_proba(self, rows: Any) -> np.ndarray:
         records = _records(rows)
@@ -76,6 +82,9 @@ class TransformerPredictor:
             raise InputError(folder, f"cannot load the model ({str(e).splitlines()[0]})") from None
         id2label = self.model.config.id2label
         self.labels = [id2label[i] for i in range(len(id2label))]
+        self.none_label = self.meta.get("none_label")
+        self.threshold = self.meta.get("threshold")
+        self.temperature = float(self.meta.get("temperature", 1.0))
         self.batch_size = batch_size
         self.progress = progress
 
@@ -87,7 +96,10 @@ class TransformerPredictor:
             return np.zeros((0, len(self.labels)))
         ds = encode(self.tokenizer, records, self.meta["input_form"], int(self.meta["max_length"]),
                     locate_unplaced=bool(self.meta.get("locate_unplaced", False)))
-        return predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress)
+        from training.calibration import apply_temperature
+
+        return apply_temperature(predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress),
+                                 self.temperature)
 
 
 def _from_folder(folder: Path) -> Predictor:

@@ -136,7 +136,8 @@ def _fit_sklearn(config: TrainConfig, data: StatementData, names: list[str], out
         fit = fit_majority(train_rows, y_train, names)
     else:
         fit = fit_tfidf_logreg(train_rows, y_train, val_rows, y_val, names, config.sklearn, config.seed,
-                               lambda t, p: scores(t, p, names)["macro_f1"], progress=progress)
+                               lambda t, p: scores(t, p, names)["macro_f1"], progress=progress,
+                               locate_unplaced=config.data.locate_unplaced)
     p_train, p_val = fit.model.predict_proba(train_rows), fit.model.predict_proba(val_rows)
     record: dict[str, float] = {}
     for split, proba, gold in (("train", p_train, y_train), ("validation", p_val, y_val)):
@@ -148,10 +149,30 @@ def _fit_sklearn(config: TrainConfig, data: StatementData, names: list[str], out
         for i, (c, value) in enumerate(fit.search):
             tracking.log_metrics({"search_validation_macro_f1": value, "search_C": c}, step=i)
         sink(record, 1)
-    model_dir = out / "model"
-    shutil.rmtree(model_dir, ignore_errors=True)
-    tracking.save_sklearn_model(fit.model, model_dir)
-    return p_val, fit.model, model_dir, {f"selected.{k}": v for k, v in fit.chosen.items()}
+    return p_val, fit.model, out / "model", {f"selected.{k}": v for k, v in fit.chosen.items()}
+
+
+def _finalise(config: TrainConfig, proba: np.ndarray, names: list[str], y_val: list[str],
+              none_label: str | None) -> tuple[np.ndarray, dict[str, Any], dict[str, float]]:
+    """After selection, on validation: the temperature (when `data.calibrate`) and, for a detector, the
+    P(statement) threshold with the best statement F1. Returns the calibrated probabilities, what the model
+    keeps (temperature, none_label, threshold) and the metrics to log (ECE before/after, statement P/R/F1)."""
+    from training.calibration import apply_temperature, expected_calibration_error, fit_temperature
+    from training.detection import choose_threshold
+
+    gold = [names.index(g) for g in y_val]
+    keep: dict[str, Any] = {"temperature": 1.0, "none_label": none_label, "threshold": None}
+    metrics = {"validation_ece_before": expected_calibration_error(proba, gold)}
+    if config.data.calibrate:
+        keep["temperature"] = fit_temperature(proba, gold)
+        proba = apply_temperature(proba, keep["temperature"])
+    metrics["validation_ece"] = expected_calibration_error(proba, gold)
+    metrics["temperature"] = keep["temperature"]
+    if none_label is not None:
+        keep["threshold"], prf = choose_threshold(proba, names, y_val, none_label)
+        metrics.update({"detection_threshold": keep["threshold"],
+                        **{f"validation_statement_{k}": v for k, v in prf.items()}})
+    return proba, keep, metrics
 
 
 def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None, tracking_uri: str | None = None,
@@ -164,10 +185,16 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
     from corpus.codebook import load_codebook
     from training import tracking
     from training.reports import scores
-    from training.transformer import fit_transformer, is_main_process, resolve_model
+    from training.transformer import META_FILE, fit_transformer, is_main_process, resolve_model
 
     started = time.perf_counter()
-    names = load_codebook().stance_names
+    codebook = load_codebook()
+    detector = config.data.config == "candidates"
+    try:
+        names = codebook.detection_names if detector else codebook.stance_names
+    except ValueError as e:
+        raise InputError(config.name, f"data.config=candidates: {e}") from None
+    none_label = codebook.no_stance.id if detector and codebook.no_stance else None
     main = is_main_process()
     uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.uri)
     exp = experiment or config.tracking.experiment
@@ -187,7 +214,8 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
         resolve_model(config.transformer.model)  # a missing model fails here, before any work
     tr, va = config.data.train_split, config.data.validation_split
     data = load_statements(dataset or config.data.dataset, [tr, va], names,
-                           {tr: config.data.max_train_samples, va: config.data.max_validation_samples})
+                           {tr: config.data.max_train_samples, va: config.data.max_validation_samples},
+                           config=config.data.config)
     checkpoint = _last_checkpoint(out / "checkpoints") if resume else None
     if main and not resume:
         for stale in ("checkpoints", "model"):
@@ -227,8 +255,20 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
         else:
             proba, sk_model, model_dir, chosen = _fit_sklearn(config, data, names, out, sink if main else None,
                                                               progress)
+        proba, keep, extra_metrics = _finalise(config, proba, names, y_val, none_label) if main \
+            else (proba, {}, {})
+        if main and config.kind == "transformer":
+            meta_file = model_dir / META_FILE
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            write_text_atomic(meta_file, json.dumps({**meta, **keep}, indent=2))
+        elif main:
+            for key, value in keep.items():
+                setattr(sk_model, key, value)
+            shutil.rmtree(model_dir, ignore_errors=True)
+            tracking.save_sklearn_model(sk_model, model_dir)
         predicted = [names[i] for i in proba.argmax(axis=1)]
         metrics = {f"validation_{k}": v for k, v in scores(y_val, predicted, names).items()}
+        metrics.update(extra_metrics)
         summary = RunSummary(run_id, exp, tracking.redact(uri), config.name, config.kind, config.data.input_form,
                              str(data.path), data.digest, len(data.splits[tr]), len(data.splits[va]), metrics,
                              history, model_dir, samples_per_second=speed, best_epoch=best_epoch,
@@ -250,7 +290,9 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
             model_uri = tracking.log_sklearn_model(sk_model)
         summary.extra["model_uri"] = model_uri
         if config.tracking.registry:
-            reg = tracking.register(model_uri, config.tracking.registered_model, metrics["validation_macro_f1"], run_id,
+            # a detector competes on statement F1 (its threshold's), a stance model on macro-F1
+            selection = metrics["validation_statement_f1" if none_label else "validation_macro_f1"]
+            reg = tracking.register(model_uri, config.tracking.registered_model, selection, run_id,
                                     {"dataset_digest": data.digest, "config": config.name})
             summary.registered, summary.version = reg.name, reg.version
             summary.champion, summary.previous_champion_score = reg.promoted, reg.previous_score

@@ -16,7 +16,8 @@ from training.inputs import sklearn_text
 log = logging.getLogger(__name__)
 
 
-def statement_frame(rows: Any, mask_names: bool = False, prefix_unlocated: bool = False) -> pd.DataFrame:
+def statement_frame(rows: Any, mask_names: bool = False, prefix_unlocated: bool = False,
+                    locate_unplaced: bool = False) -> pd.DataFrame:
     """Statement rows (DataFrame, datasets.Dataset or list of dicts) -> the text columns the models read."""
     if isinstance(rows, pd.DataFrame):
         records = rows.to_dict("records")
@@ -29,7 +30,8 @@ def statement_frame(rows: Any, mask_names: bool = False, prefix_unlocated: bool 
         return str(r.get(f"{kind}_label") or r.get(f"{kind}_mention") or "")
 
     return pd.DataFrame({
-        "text": [sklearn_text(r, prefix_unlocated=prefix_unlocated, names=not mask_names) for r in records],
+        "text": [sklearn_text(r, prefix_unlocated=prefix_unlocated, names=not mask_names,
+                              locate_unplaced=locate_unplaced) for r in records],
         "actor": [name(r, "actor") for r in records],
         "policy": [name(r, "policy") for r in records],
     })
@@ -38,19 +40,25 @@ def statement_frame(rows: Any, mask_names: bool = False, prefix_unlocated: bool 
 class StatementClassifier(ClassifierMixin, BaseEstimator):
     """A fitted sklearn pipeline over statement rows whose probabilities follow the codebook's label order.
 
-    Classes absent from the training data (SEESAW has no neutral) get probability 0.
+    Classes absent from the training data (SEESAW has no neutral) get probability 0. `temperature` (fitted on
+    validation after selection) rescales the probabilities; a detector also carries its `none_label` and the
+    P(statement) `threshold` chosen on validation.
     """
 
     def __init__(self, labels: Sequence[str], pipeline: Any, mask_names: bool = False,
-                 prefix_unlocated: bool = False) -> None:
+                 prefix_unlocated: bool = False, locate_unplaced: bool = False) -> None:
         self.labels = list(labels)
         self.pipeline = pipeline
         self.mask_names = mask_names
         self.prefix_unlocated = prefix_unlocated
+        self.locate_unplaced = locate_unplaced
+        self.temperature = 1.0
+        self.none_label: str | None = None
+        self.threshold: float | None = None
 
     def frame(self, X: Any) -> pd.DataFrame:
         """The text columns of statement rows, as this model was fitted on them."""
-        return statement_frame(X, self.mask_names, self.prefix_unlocated)
+        return statement_frame(X, self.mask_names, self.prefix_unlocated, getattr(self, "locate_unplaced", False))
 
     def fit(self, X: Any, y: Sequence[str]) -> StatementClassifier:
         self.pipeline.fit(self.frame(X), list(y))
@@ -59,10 +67,12 @@ class StatementClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         proba = self.pipeline.predict_proba(self.frame(X))
+        from training.calibration import apply_temperature
+
         out = np.zeros((proba.shape[0], len(self.labels)))
         for j, cls in enumerate(self.pipeline.classes_):
             out[:, self.labels.index(cls)] = proba[:, j]
-        return out
+        return apply_temperature(out, getattr(self, "temperature", 1.0))
 
     def predict(self, X: Any) -> np.ndarray:
         return np.array(self.labels)[self.predict_proba(X).argmax(axis=1)]
@@ -104,14 +114,15 @@ def fit_majority(train_rows: Any, y_train: Sequence[str], labels: Sequence[str])
 def fit_tfidf_logreg(train_rows: Any, y_train: Sequence[str], val_rows: Any, y_val: Sequence[str],
                      labels: Sequence[str], cfg: Any, seed: int,
                      score: Callable[[Sequence[str], Sequence[str]], float],
-                     progress: bool = False) -> SklearnFit:
+                     progress: bool = False, locate_unplaced: bool = False) -> SklearnFit:
     """Fit the features once, a logistic regression per C; keep the C with the best validation score."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from tqdm.auto import tqdm
 
     features = _features(cfg)
-    options = {"mask_names": cfg.mask_names, "prefix_unlocated": cfg.prefix_unlocated}
+    options = {"mask_names": cfg.mask_names, "prefix_unlocated": cfg.prefix_unlocated,
+               "locate_unplaced": locate_unplaced}
     x_train = features.fit_transform(statement_frame(train_rows, **options))
     x_val = features.transform(statement_frame(val_rows, **options))
     best: tuple[float, float, Any] | None = None

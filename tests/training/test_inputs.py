@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from training.inputs import WORD_MARKERS, mark, model_text, sklearn_text
 
 ROW = {"context": "Sheinbaum rejected US troops on Mexican soil.", "actor_mention": "Sheinbaum",
@@ -56,10 +58,11 @@ def test_locate_unplaced_marks_what_the_importer_rules_find() -> None:
                 "policy_context_start": None, "policy_context_end": None}
     assert model_text(unplaced, "markers") == ("[ACT] Barack Obama [/ACT] [POL] border wall funding [/POL]",
                                                unplaced["context"])
+    # "Obama" is only part of "Barack Obama": marked where found, and given whole before the context
     assert model_text(unplaced, "markers", locate_unplaced=True) == (
-        "[POL] border wall funding [/POL]",
+        "Barack Obama [POL] border wall funding [/POL]",
         "Mr. [ACT] Obama [/ACT] told the president of Mexico that Congress would not fund the wall.")
-    both = {**unplaced, "policy_mention": "Congress"}
+    both = {**unplaced, "actor_mention": "Obama", "policy_mention": "Congress"}
     assert model_text(both, "markers", locate_unplaced=True) == (
         "Mr. [ACT] Obama [/ACT] told the president of Mexico that [POL] Congress [/POL] would not fund the wall.",
         None)
@@ -70,3 +73,42 @@ def test_locate_unplaced_marks_what_the_importer_rules_find() -> None:
               "policy_context_end": 38}
     prefix, marked = mark(placed, locate_unplaced=True)
     assert prefix == "[ACT] Mexico [/ACT]" and marked.count("[POL]") == 1 and "[ACT]" not in marked
+
+
+# the importers' rules find "Cuba" and "Pelosi": one word of each side (the defect was marking only those)
+PARTLY = {"context": "Senators said the embargo on Cuba must go, and Pelosi agreed.",
+          "actor_mention": "Nancy Pelosi", "actor_label": "Nancy Pelosi",
+          "policy_mention": "the state should lift the embargo on Cuba",
+          "policy_label": "the state should lift the embargo on Cuba",
+          "actor_context_start": None, "actor_context_end": None,
+          "policy_context_start": None, "policy_context_end": None}
+NO_OFFSETS = {**PARTLY, "context": "The measure passed on Tuesday after a long night."}
+
+
+def _bundled_inputs(config_name: str, row: dict) -> list[str]:
+    """What the model of a bundled config reads for `row`, in every input form it can take."""
+    from training.config import load_config
+    from training.sklearn_models import statement_frame
+
+    cfg, _ = load_config(config_name)
+    if cfg.kind == "tfidf_logreg":
+        assert cfg.sklearn is not None
+        return list(statement_frame([row], cfg.sklearn.mask_names, cfg.sklearn.prefix_unlocated,
+                                    cfg.data.locate_unplaced)["text"])
+    out = []
+    for form in ("markers", "pair"):
+        first, second = model_text(row, form, cfg.data.locate_unplaced)
+        out.append(f"{first} {second or ''}")
+    return out
+
+
+@pytest.mark.parametrize("config_name", ["tfidf_logreg", "detector_tfidf", "minilm", "tiny", "detector_tiny"])
+@pytest.mark.parametrize("row", [NO_OFFSETS, PARTLY], ids=["no-offsets", "target-partly-found"])
+def test_every_bundled_model_sees_the_whole_actor_and_target(config_name: str, row: dict) -> None:
+    """(majority reads no text.) A row without offsets, and one whose target is found only in part, both give
+    the model the whole target and actor text."""
+    if row is PARTLY:
+        assert "[POL] Cuba [/POL]" in mark(row, locate_unplaced=True)[1]  # found in part, marked there
+    for text in _bundled_inputs(config_name, row):
+        assert row["policy_mention"] in text, text
+        assert row["actor_mention"] in text, text
