@@ -45,6 +45,15 @@ class DataConfig(_Section):
                                                      "whole before the context; saved with the model.")
     max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick runs).")
     max_validation_samples: int | None = Field(None, ge=1, description="Cap on validation rows.")
+    augment_names: Literal["none", "mask", "swap"] = Field(
+        "none", description="Training rows only: mask the actor's and target's mentions with a placeholder "
+                            "(someone / something) or swap them for another name of that side from the training "
+                            "split, so the model reads how a position is expressed, not who is named.")
+    augment_share: float = Field(0.3, ge=0, le=1, description="Share of the training rows augment_names changes "
+                                                              "(drawn once per run with the seed).")
+    augment_sides: list[Literal["actor", "policy"]] = Field(
+        default_factory=lambda: ["actor", "policy"], min_length=1,
+        description="Which sides augment_names renames: actor, policy (the target).")
     calibrate: bool = Field(True, description="Fit a temperature on the validation probabilities (after selection) "
                                               "and save it with the model, so confidences mean what they say; the "
                                               "predicted labels do not change. ECE before/after is logged.")

@@ -123,6 +123,18 @@ def _log_artifacts(data: StatementData, config: TrainConfig, proba: np.ndarray, 
             tracking.log_artifact(folder / name, "evaluation")
 
 
+def _train_rows(config: TrainConfig, data: StatementData) -> list[dict[str, Any]]:
+    """The training split's rows, name-augmented per `data.augment_names` (validation never is)."""
+    from training.augment import augment_rows
+
+    d = config.data
+    rows, changed = augment_rows(data.splits[d.train_split].to_list(), d.augment_names, d.augment_share,
+                                 d.augment_sides, config.seed, d.locate_unplaced)
+    if changed:
+        log.info("augment_names=%s: %d of %d training rows renamed", d.augment_names, changed, len(rows))
+    return rows
+
+
 def _fit_sklearn(config: TrainConfig, data: StatementData, names: list[str], out: Path, sink: Any,
                  progress: bool) -> tuple[np.ndarray, Any, Path, dict[str, Any]]:
     from training import tracking
@@ -130,7 +142,7 @@ def _fit_sklearn(config: TrainConfig, data: StatementData, names: list[str], out
     from training.sklearn_models import fit_majority, fit_tfidf_logreg
 
     tr, va = config.data.train_split, config.data.validation_split
-    train_rows, val_rows = data.splits[tr].to_list(), data.splits[va].to_list()
+    train_rows, val_rows = _train_rows(config, data), data.splits[va].to_list()
     y_train, y_val = data.labels[tr], data.labels[va]
     if config.kind == "majority":
         fit = fit_majority(train_rows, y_train, names)
@@ -247,8 +259,8 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
         speed = best_epoch = sk_model = None
         chosen: dict[str, Any] = {}
         if config.kind == "transformer":
-            fit = fit_transformer(config, data.splits[tr], data.labels[tr], data.splits[va], y_val, names, out,
-                                  lambda t, p: scores(t, p, names)["macro_f1"], sink=sink if main else None,
+            fit = fit_transformer(config, _train_rows(config, data), data.labels[tr], data.splits[va], y_val, names,
+                                  out, lambda t, p: scores(t, p, names)["macro_f1"], sink=sink if main else None,
                                   resume_from=checkpoint, progress=progress)
             proba, model_dir = fit.val_proba, fit.model_dir
             speed, best_epoch = fit.samples_per_second, fit.best_epoch
