@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import sys
@@ -32,33 +33,83 @@ class ServiceError(NewsstanceError):
     exit_code = 3
 
 
+def _check_parents(target: Path) -> None:
+    """Refuse a target under an existing file (the nearest existing ancestor must be a folder)."""
+    for parent in target.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise InputError(parent, f"is a file, not a folder; cannot write {target.name} inside it")
+            return
+
+
+def _check_kind(target: Path, folder: bool) -> None:
+    """Refuse to replace a folder with a file or a file with a folder: the user's data is never deleted."""
+    if folder and (target.is_file() or target.is_symlink() and not target.is_dir()):
+        raise InputError(target, "is a file; refusing to replace it with a folder (choose another path)")
+    if not folder and target.is_dir():
+        raise InputError(target, "is a folder; refusing to replace it with a file (give a file path)")
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], *, folder: bool | None = None) -> Iterator[Path]:
     """Yield a temporary sibling path; on success rename it over `target` (file or folder), else remove it.
 
-    The previous version of `target` stays intact whenever the block raises.
+    The previous version of `target` stays intact whenever the block raises. A file never replaces a folder
+    and a folder never replaces a file (InputError naming `target`): checked before the block when `folder`
+    says which one the caller writes, and always before the rename. Only a folder replaces a folder (the
+    callers that write folders check first that the old one is their own output). ENOSPC and other write
+    errors are re-raised naming `target` as their filename.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    _check_parents(target)
+    if folder is not None:
+        _check_kind(target, folder)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as e:
+        raise _write_error(target, e) from None
     staged = tmp / target.name
     try:
-        yield staged
+        try:
+            yield staged
+        except OSError as e:
+            if e.errno in _WRITE_ERRNOS and (not e.filename or str(e.filename).startswith(str(tmp))):
+                raise _write_error(target, e) from None
+            raise
         if not staged.exists():
             raise RuntimeError(f"{target}: nothing was written")
-        if target.is_dir() and not target.is_symlink():
-            backup = tmp / (target.name + ".old")
-            os.replace(target, backup)
-            os.replace(staged, target)
-        else:
-            os.replace(staged, target)
+        _check_kind(target, staged.is_dir())
+        try:
+            if target.is_dir() and not target.is_symlink():
+                backup = tmp / (target.name + ".old")
+                os.replace(target, backup)
+                try:
+                    os.replace(staged, target)
+                except OSError:
+                    os.replace(backup, target)  # the old folder goes back before the temporary one is removed
+                    raise
+            else:
+                os.replace(staged, target)
+        except OSError as e:
+            raise _write_error(target, e) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# Errors of writing (not of the caller's logic): reported naming the output, nothing left behind.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM,
+                           errno.EFBIG})
+
+
+def _write_error(target: Path, e: OSError) -> OSError:
+    """The same OSError, naming `target` (not the temporary path, or nothing): disk full says which output."""
+    return type(e)(e.errno, e.strerror or str(e), str(target)) if e.errno else OSError(f"{target}: {e}")
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `path` (UTF-8) through a temporary file and a rename."""
-    with atomic_path(path) as tmp:
+    """Write `text` to `path` (UTF-8) through a temporary file and a rename; a folder there is refused."""
+    with atomic_path(path, folder=False) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 

@@ -1,0 +1,138 @@
+"""Issue 16, corpus and config side: hostile but fair inputs that once lost data or printed a traceback.
+
+Each case drives the real CLI (typer's CliRunner, in-process) and asserts the house rule: one `error:` line
+naming the place, a non-zero exit, nothing the user owns deleted or changed, nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.reliability import make_corpus, one_line_error, tree_snapshot
+
+EXPORT = [{"id": 1, "data": {"text": "Sheinbaum rejected troops."}, "annotations": [
+    {"id": 1, "completed_by": 1, "was_cancelled": False, "result": []}]}]
+ROW = {"id": "r1", "text": "Sheinbaum rejected calls to deploy American troops.", "actor": "Sheinbaum",
+       "policy": "deploy American troops", "stance": "oppose"}
+
+
+def _app(package: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"{package}.cli").app
+
+
+def _user_folder(tmp: Path) -> Path:
+    """A folder the user owns, with a nested file: what a mistyped --out must never delete."""
+    home = tmp / "home"
+    (home / "docs").mkdir(parents=True)
+    (home / "docs" / "thesis.txt").write_text("three years of work\n", encoding="utf-8")
+    (home / "notes.md").write_text("keep\n", encoding="utf-8")
+    return home
+
+
+@pytest.fixture(scope="module")
+def majority_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A majority-class model trained through the CLI on a small synthetic dataset (seconds)."""
+    from tests.reliability import build_small_dataset
+
+    root = tmp_path_factory.mktemp("hostile-model")
+    make_corpus(root / "corpus", 10)
+    ds = build_small_dataset(root / "corpus", root / "ds")
+    result = CliRunner().invoke(_app("training"), [
+        "train", "--config", "majority", "--dataset", str(ds), "--tracking-uri", f"sqlite:///{root}/mlflow.db",
+        "--set", f"output_dir={root}/run"])
+    assert result.exit_code == 0, result.output
+    return root / "run" / "model"
+
+
+def _single_file_cases(tmp: Path, model: Path | None) -> dict[str, tuple[str, list[str]]]:
+    export = tmp / "export.json"
+    export.write_text(json.dumps(EXPORT), encoding="utf-8")
+    (tmp / "a.jsonl").write_text(json.dumps({"id": "r1", "predicted": "oppose", "gold": "oppose"}) + "\n" +
+                                 json.dumps({"id": "r2", "predicted": "support", "gold": "oppose"}) + "\n",
+                                 encoding="utf-8")
+    (tmp / "b.jsonl").write_text(json.dumps({"id": "r1", "predicted": "support", "gold": "oppose"}) + "\n" +
+                                 json.dumps({"id": "r2", "predicted": "oppose", "gold": "oppose"}) + "\n",
+                                 encoding="utf-8")
+    (tmp / "rows.jsonl").write_text(json.dumps(ROW) + "\n", encoding="utf-8")
+    home = str(tmp / "home")
+    db = f"sqlite:///{tmp.parent / (tmp.name + '-mlflow.db')}"
+    return {
+        "adjudicate-out": ("annotation", ["adjudicate", str(export), "--out", home]),
+        "validate-json": ("annotation", ["validate", str(export), "--json", home]),
+        "agreement-json": ("annotation", ["agreement", str(export), "--json", home]),
+        "leaderboard-out": ("evaluation", ["leaderboard", "--tracking-uri", db, "--out", home]),
+        "compare-json": ("evaluation", ["compare", str(tmp / "a.jsonl"), str(tmp / "b.jsonl"), "--rounds", "50",
+                                        "--json", home]),
+        "predict-out": ("training", ["predict", str(tmp / "rows.jsonl"), "--model", str(model), "--out",
+                                     home + ".csv"]),
+    }
+
+
+SINGLE_FILE = ["adjudicate-out", "validate-json", "agreement-json", "leaderboard-out", "compare-json", "predict-out"]
+
+
+@pytest.mark.parametrize("case", SINGLE_FILE)
+def test_single_file_output_never_replaces_a_folder(case: str, tmp_path: Path, request: pytest.FixtureRequest,
+                                                    record_property: Callable[[str, Any], None]) -> None:
+    model = request.getfixturevalue("majority_model") if case == "predict-out" else None
+    package, args = _single_file_cases(tmp_path, model)[case]
+    home = _user_folder(tmp_path)
+    if case == "predict-out":  # predict picks the format from the suffix: the folder is named like a file
+        home = home.rename(tmp_path / "home.csv")
+    if case == "leaderboard-out":  # a first call creates the store (MLflow logs that once): not under test
+        assert CliRunner().invoke(_app(package), args[:-2]).exit_code == 0
+    before = tree_snapshot(tmp_path)
+    result = CliRunner().invoke(_app(package), args)
+    record_property("entry", f"python -m {package} {args[0]}")
+    assert result.exit_code not in (0, 1), f"exit {result.exit_code}: {result.output}"
+    line = one_line_error(result.stderr, result.stdout)
+    record_property("behaviour", f"exit {result.exit_code}: {line.replace(str(tmp_path), '$TMP')} (a folder "
+                                 "with a nested file as the output)")
+    assert str(home) in line and "folder" in line, line
+    assert (home / "docs" / "thesis.txt").read_text(encoding="utf-8") == "three years of work\n"
+    assert tree_snapshot(tmp_path) == before, "the user's folder changed or something was left behind"
+
+
+def test_output_under_a_file_is_refused(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(EXPORT), encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not a folder\n", encoding="utf-8")
+    before = tree_snapshot(tmp_path)
+    result = CliRunner().invoke(_app("annotation"), ["adjudicate", str(export), "--out",
+                                                     str(tmp_path / "notes.txt" / "gold.json")])
+    record_property("entry", "python -m annotation adjudicate")
+    assert result.exit_code not in (0, 1), result.output
+    line = one_line_error(result.stderr, result.stdout)
+    record_property("behaviour", f"exit {result.exit_code}: {line.replace(str(tmp_path), '$TMP')}")
+    assert str(tmp_path / "notes.txt") in line and "not a folder" in line, line
+    assert tree_snapshot(tmp_path) == before
+
+
+def test_atomic_path_refuses_kind_changes(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "atomic_path/write_text_atomic: a file over a folder, a folder over a file and a "
+                               "path under a file are refused (InputError naming it); the old content stays")
+    from corpus.errors import InputError, atomic_path, write_text_atomic
+
+    home = _user_folder(tmp_path)
+    with pytest.raises(InputError, match="is a folder"):
+        write_text_atomic(home, "x")
+    with pytest.raises(InputError, match="is a folder"), atomic_path(home) as staged:
+        staged.write_text("written without saying it is a file", encoding="utf-8")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("mine\n", encoding="utf-8")
+    with pytest.raises(InputError, match="is a file"), atomic_path(plain, folder=True) as staged:
+        staged.mkdir()
+    with pytest.raises(InputError, match="is a file"), atomic_path(plain) as staged:
+        staged.mkdir()
+    with pytest.raises(InputError, match="not a folder"):
+        write_text_atomic(plain / "x.json", "x")
+    assert (home / "docs" / "thesis.txt").is_file() and plain.read_text(encoding="utf-8") == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "plain.txt"], "a temporary file remains"
