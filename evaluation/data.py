@@ -55,6 +55,9 @@ def load_split(dataset: str | Path, split: str, names: list[str]) -> list[dict[s
         elif value not in names:
             raise InputError(f"{folder}[{split}] row {i}", f"stance {value!r} is not in the codebook {names}")
         row["id"] = str(row["id"])
+    from training.context import article_texts, attach
+
+    rows = attach(rows, article_texts(dataset))  # for models that read the article's context
     ids = [r["id"] for r in rows]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)

@@ -45,6 +45,11 @@ class DataConfig(_Section):
                                                      "whole before the context; saved with the model.")
     max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick runs).")
     max_validation_samples: int | None = Field(None, ge=1, description="Cap on validation rows.")
+    context_sentences: int = Field(0, ge=0, le=3, description="Transformer input: this many sentences of the "
+                                   "article before the statement's context, as a second segment (0: none). Where "
+                                   "the input is longer than max_length, the farthest context is cut first "
+                                   "(left truncation); rows without their article get none.")
+    context_title: bool = Field(False, description="Transformer input: the article's title starts that segment.")
     augment_names: Literal["none", "mask", "swap"] = Field(
         "none", description="Training rows only: mask the actor's and target's mentions with a placeholder "
                             "(someone / something) or swap them for another name of that side from the training "

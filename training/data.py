@@ -190,3 +190,17 @@ def rows_from_file(path: str | Path) -> list[dict[str, Any]]:
     if not rows:
         raise InputError(path, "no rows")
     return rows
+
+
+def with_context(data: StatementData, dataset: str | Path) -> StatementData:
+    """`data` with each row's article context attached (`training.context.attach`: preceding sentences, title)."""
+    from datasets import Dataset
+
+    from training.context import article_texts, attach
+
+    articles = article_texts(dataset)
+    if not articles:
+        log.warning("%s: no articles config, so no article context for the rows", dataset)
+        return data
+    splits = {name: Dataset.from_list(attach(ds.to_list(), articles)) for name, ds in data.splits.items()}
+    return StatementData(data.path, splits, data.labels, data.digest, data.names)

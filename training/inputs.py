@@ -94,24 +94,36 @@ def mark(row: Mapping[str, Any], markers: Mapping[str, str] | None = None,
     return " ".join(prefix), marked
 
 
-def model_text(row: Mapping[str, Any], form: str, locate_unplaced: bool = False) -> tuple[str, str | None]:
-    """(text, text_pair) for the tokenizer, in `form` `markers` or `pair` (`locate_unplaced`: see `mark`)."""
+def model_text(row: Mapping[str, Any], form: str, locate_unplaced: bool = False, context_sentences: int = 0,
+               context_title: bool = False) -> tuple[str, str | None]:
+    """(text, text_pair) for the tokenizer, in `form` `markers` or `pair` (`locate_unplaced`: see `mark`).
+
+    With article context (`context_sentences` preceding sentences, the `title`; `training.context`), the
+    context goes last: after the sentence in the pair form, as the second segment in the markers form, so a
+    tokenizer truncating from the left cuts the farthest context first.
+    """
+    from training.context import context_text
+
+    extra = context_text(row, context_sentences, context_title) if context_sentences or context_title else ""
     if form == "pair":
         actor = _text(row.get("actor_mention")) or _text(row.get("actor_label"))
         policy = _text(row.get("policy_mention")) or _text(row.get("policy_label"))
-        return f"{actor} ; {policy}", _text(row.get("context"))
+        context = _text(row.get("context"))
+        return f"{actor} ; {policy}", f"{extra} {context}".strip() if extra else context
     if form != "markers":
         raise ValueError(f"unknown input form {form!r}")
     prefix, marked = mark(row, locate_unplaced=locate_unplaced)
+    if extra:
+        return f"{prefix} {marked}".strip(), extra
     return (prefix, marked) if prefix else (marked, None)
 
 
-def model_texts(rows: Iterable[Mapping[str, Any]], form: str,
-                locate_unplaced: bool = False) -> tuple[list[str], list[str | None]]:
+def model_texts(rows: Iterable[Mapping[str, Any]], form: str, locate_unplaced: bool = False,
+                context_sentences: int = 0, context_title: bool = False) -> tuple[list[str], list[str | None]]:
     """model_text over rows, as two columns."""
     firsts, seconds = [], []
     for row in rows:
-        a, b = model_text(row, form, locate_unplaced)
+        a, b = model_text(row, form, locate_unplaced, context_sentences, context_title)
         firsts.append(a)
         seconds.append(b)
     return firsts, seconds

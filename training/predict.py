@@ -95,7 +95,9 @@ class TransformerPredictor:
         if not records:
             return np.zeros((0, len(self.labels)))
         ds = encode(self.tokenizer, records, self.meta["input_form"], int(self.meta["max_length"]),
-                    locate_unplaced=bool(self.meta.get("locate_unplaced", False)))
+                    locate_unplaced=bool(self.meta.get("locate_unplaced", False)),
+                    context_sentences=int(self.meta.get("context_sentences", 0)),
+                    context_title=bool(self.meta.get("context_title", False)))
         from training.calibration import apply_temperature
 
         return apply_temperature(predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress),
@@ -144,8 +146,10 @@ def input_rows(spec: str, codebook_names: Sequence[str] | None = None) -> tuple[
         from corpus.codebook import load_codebook
 
         names = list(codebook_names or load_codebook().stance_names)
+        from training.context import article_texts, attach
+
         data = load_statements(dataset, [split], names)
-        return data.splits[split].to_list(), data.labels[split]
+        return attach(data.splits[split].to_list(), article_texts(dataset)), data.labels[split]
     rows = rows_from_file(spec)
     gold = [str(r["stance"]) for r in rows] if all(r.get("stance") not in (None, "") for r in rows) else None
     return rows, gold

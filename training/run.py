@@ -228,6 +228,10 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
     data = load_statements(dataset or config.data.dataset, [tr, va], names,
                            {tr: config.data.max_train_samples, va: config.data.max_validation_samples},
                            config=config.data.config)
+    if config.data.context_sentences or config.data.context_title:
+        from training.data import with_context
+
+        data = with_context(data, dataset or config.data.dataset)
     checkpoint = _last_checkpoint(out / "checkpoints") if resume else None
     if main and not resume:
         for stale in ("checkpoints", "model"):

@@ -112,21 +112,29 @@ def init_marker_embeddings(model: Any, tokenizer: Any, old_size: int) -> None:
 
 
 def encode(tokenizer: Any, rows: Sequence[dict[str, Any]], form: str, max_length: int,
-           labels: Sequence[int] | None = None, pad_to_max: bool = False, locate_unplaced: bool = False) -> Dataset:
-    """Tokenised rows (input_ids, attention_mask[, token_type_ids], length[, labels]) as a Dataset."""
+           labels: Sequence[int] | None = None, pad_to_max: bool = False, locate_unplaced: bool = False,
+           context_sentences: int = 0, context_title: bool = False) -> Dataset:
+    """Tokenised rows (input_ids, attention_mask[, token_type_ids], length[, labels]) as a Dataset.
+
+    With article context, truncation cuts from the left (the farthest context goes first)."""
     from datasets import Dataset
 
-    firsts, seconds = model_texts(rows, form, locate_unplaced)
+    firsts, seconds = model_texts(rows, form, locate_unplaced, context_sentences, context_title)
     padding = "max_length" if pad_to_max else False
     encoded: list[dict[str, Any]] = [{} for _ in rows]
-    for paired in (False, True):
-        idx = [i for i, s in enumerate(seconds) if (s is not None) == paired]
-        if not idx:
-            continue
-        batch = tokenizer([firsts[i] for i in idx], [seconds[i] for i in idx] if paired else None,
-                          truncation=True, max_length=max_length, padding=padding)
-        for j, i in enumerate(idx):
-            encoded[i] = {k: v[j] for k, v in batch.items()}
+    side = tokenizer.truncation_side
+    tokenizer.truncation_side = "left" if context_sentences or context_title else side
+    try:
+        for paired in (False, True):
+            idx = [i for i, s in enumerate(seconds) if (s is not None) == paired]
+            if not idx:
+                continue
+            batch = tokenizer([firsts[i] for i in idx], [seconds[i] for i in idx] if paired else None,
+                              truncation=True, max_length=max_length, padding=padding)
+            for j, i in enumerate(idx):
+                encoded[i] = {k: v[j] for k, v in batch.items()}
+    finally:
+        tokenizer.truncation_side = side
     columns: dict[str, list[Any]] = {k: [e[k] for e in encoded] for k in encoded[0]}
     columns["length"] = [sum(m) for m in columns["attention_mask"]]
     if labels is not None:
@@ -322,10 +330,12 @@ def build_trainer(config: TrainConfig, train_rows: Any, y_train: Sequence[str], 
     label2id = {n: i for i, n in enumerate(names)}
     y = [label2id[v] for v in y_train]
     pad_to_max = not cfg.dynamic_padding
-    locate_unplaced = config.data.locate_unplaced
-    train_ds = encode(tokenizer, _records(train_rows), form, cfg.max_length, y, pad_to_max, locate_unplaced)
+    d = config.data
+    reading = {"locate_unplaced": d.locate_unplaced, "context_sentences": d.context_sentences,
+               "context_title": d.context_title}
+    train_ds = encode(tokenizer, _records(train_rows), form, cfg.max_length, y, pad_to_max, **reading)
     val_ds = encode(tokenizer, _records(val_rows), form, cfg.max_length, [label2id[v] for v in y_val], pad_to_max,
-                    locate_unplaced)
+                    **reading)
 
     def metrics(eval_pred: Any) -> dict[str, float]:
         preds = np.asarray(eval_pred.predictions).argmax(-1)
@@ -372,7 +382,8 @@ def fit_transformer(config: TrainConfig, train_rows: Any, y_train: Sequence[str]
         tokenizer.save_pretrained(str(model_dir))
         meta = {"input_form": config.data.input_form, "max_length": cfg.max_length, "labels": names,
                 "markers": MARKERS, "base_model": cfg.model, "pooling": cfg.pooling,
-                "locate_unplaced": config.data.locate_unplaced}
+                "locate_unplaced": config.data.locate_unplaced, "context_sentences": config.data.context_sentences,
+                "context_title": config.data.context_title}
         (model_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     best = trainer.state.best_model_checkpoint
     best_epoch = None
