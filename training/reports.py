@@ -9,10 +9,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.metrics import macro_f1
-
 KEEP_COLUMNS = ("id", "article_id", "task_id", "actor_label", "policy_label", "actor_mention", "policy_mention",
                 "context", "source")
+
+
+def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], names: Sequence[str]) -> float:
+    """Macro-F1 over the codebook labels present in the gold data (an absent class would add a meaningless 0)."""
+    from sklearn.metrics import f1_score
+
+    present = set(y_true)
+    labels = [n for n in names if n in present]
+    if not labels:
+        return 0.0
+    return float(f1_score(list(y_true), list(y_pred), labels=labels, average="macro", zero_division=0))
 
 
 def scores(y_true: Sequence[str], y_pred: Sequence[str], names: Sequence[str]) -> dict[str, float]:

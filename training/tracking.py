@@ -100,8 +100,10 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 
 
 def configure(uri: str) -> None:
-    """Point MLflow at `uri` (and keep its telemetry off)."""
+    """Point MLflow at `uri`, its telemetry off and its artifact-download bars quiet (one bar per file, dozens
+    per model; MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=true brings them back)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     mlflow.set_tracking_uri(uri)
@@ -227,6 +229,7 @@ class Registration:
     model_uri: str
     promoted: bool
     previous_score: float | None
+    alias: str = CHAMPION
 
 
 def _pip_requirements(*packages: str) -> list[str]:
@@ -241,9 +244,9 @@ def _pip_requirements(*packages: str) -> list[str]:
     return reqs
 
 
-# The project's packages a logged model imports: training (the predictor and the pyfunc wrapper), corpus (errors,
-# the codebook and the importers' mention rules behind `data.locate_unplaced`) and evaluation (its metrics).
-CODE_PACKAGES = ("training", "corpus", "evaluation")
+# The project's packages a logged model imports: training (the predictor and the pyfunc wrapper) and corpus (errors,
+# the codebook and the importers' mention rules behind `data.locate_unplaced`); training never imports evaluation.
+CODE_PACKAGES = ("training", "corpus")
 _NOT_CODE = shutil.ignore_patterns("__pycache__", "*.pyc", "articles", "annotations", "configs")
 
 
@@ -326,13 +329,13 @@ def load_sklearn(path: str | Path) -> Any:
         sys.path[:] = saved
 
 
-def champion_score(name: str) -> tuple[str, float] | None:
-    """(version, validation macro-F1) of the current champion of `name`, or None."""
+def champion_score(name: str, alias: str = CHAMPION) -> tuple[str, float] | None:
+    """(version, validation score) of the version `alias` points at in `name`, or None."""
     import mlflow
 
     client = mlflow.MlflowClient()
     try:
-        mv = client.get_model_version_by_alias(name, CHAMPION)
+        mv = client.get_model_version_by_alias(name, alias)
     except mlflow.exceptions.MlflowException:
         return None
     if SCORE_TAG in mv.tags:
@@ -344,18 +347,62 @@ def champion_score(name: str) -> tuple[str, float] | None:
     return mv.version, float("-inf")
 
 
-def register(model_uri: str, name: str, score: float, run_id: str, tags: dict[str, str] | None = None) -> Registration:
-    """Register the model under `name`, tag its score; move `champion` only when it beats the champion's."""
+def registered_version(name: str, run_id: str) -> Any | None:
+    """The version of `name` already registered from run `run_id` (a resumed run registers once), or None."""
     import mlflow
 
     client = mlflow.MlflowClient()
-    current = champion_score(name)
+    try:
+        found = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    except mlflow.exceptions.MlflowException:
+        return None
+    return min(found, key=lambda mv: int(mv.version)) if found else None
+
+
+def register(model_uri: str, name: str, score: float, run_id: str, tags: dict[str, str] | None = None,
+             alias: str = CHAMPION) -> Registration:
+    """Register the model under `name` (once per run), tag its score; move `alias` (the champion of the model's
+    dataset lineage) only when it beats the score of the version it points at. The plain `champion` alias
+    follows whichever lineage champion moved last (kept for old URIs; evaluation resolves it per dataset)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    current = champion_score(name, alias)
+    mv = registered_version(name, run_id)
+    if mv is not None:  # a resumed run that got as far as registering: never a second version
+        log.info("run %s is registered already as %s version %s", run_id, name, mv.version)
+        promoted = current is not None and str(current[0]) == str(mv.version)
+        previous = None if current is None or promoted else current[1]
+        return Registration(name, str(mv.version), model_uri, promoted, previous, alias)
     mv = mlflow.register_model(model_uri, name, tags={SCORE_TAG: repr(float(score)), "run_id": run_id, **(tags or {})})
     promoted = current is None or score > current[1] + 1e-12
     if promoted:
-        client.set_registered_model_alias(name, CHAMPION, mv.version)
-    log.info("registered %s version %s (champion %s)", name, mv.version, "moved" if promoted else "kept")
-    return Registration(name, str(mv.version), model_uri, promoted, None if current is None else current[1])
+        client.set_registered_model_alias(name, alias, mv.version)
+        if alias != CHAMPION:
+            client.set_registered_model_alias(name, CHAMPION, mv.version)
+    log.info("registered %s version %s (%s %s)", name, mv.version, alias, "moved" if promoted else "kept")
+    return Registration(name, str(mv.version), model_uri, promoted, None if current is None else current[1], alias)
+
+
+def version_tags(model_uri: str) -> dict[str, str]:
+    """Tags of the training run behind a models:/ or runs:/ URI ({} where it cannot be found)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run_id = None
+    try:
+        if model_uri.startswith("runs:/"):
+            run_id = model_uri.removeprefix("runs:/").split("/", 1)[0]
+        elif model_uri.startswith("models:/m-"):
+            run_id = mlflow.get_logged_model(model_uri.removeprefix("models:/").split("/", 1)[0]).source_run_id
+        elif model_uri.startswith("models:/"):
+            name, _, ref = model_uri.removeprefix("models:/").partition("/")
+            mv = client.get_model_version_by_alias(*name.split("@", 1)) if "@" in name \
+                else client.get_model_version(name, ref)
+            run_id = mv.run_id
+        return dict(client.get_run(run_id).data.tags) if run_id else {}
+    except mlflow.exceptions.MlflowException:
+        return {}
 
 
 def download_model(uri: str, tracking_uri: str | None = None) -> Path:

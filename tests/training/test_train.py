@@ -151,7 +151,7 @@ def load_alone(model_uri: str, tracking_uri: str, rows: list[dict[str, object]],
 @pytest.mark.slow
 def test_a_logged_model_loads_where_the_project_is_not_installed(statements_dataset: Path, tracking_uri: str,
                                                                   tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """The registered model carries the training, corpus and evaluation code it imports, not their data."""
+    """The registered model carries the training and corpus code it imports (never evaluation), not their data."""
     from datasets import load_from_disk
 
     from training.config import load_config
@@ -169,7 +169,8 @@ def test_a_logged_model_loads_where_the_project_is_not_installed(statements_data
     repo = str(Path(__file__).resolve().parents[2])
     assert not any(f.startswith(repo) for f in out["from"]), out["from"]  # imported from the model's own code
     code = tmp_path / "run" / "model" / "code"
-    assert (code / "corpus" / "codebook.yaml").is_file() and (code / "evaluation" / "metrics.py").is_file()
+    assert (code / "corpus" / "codebook.yaml").is_file() and (code / "training" / "predict.py").is_file()
+    assert not (code / "evaluation").exists()
     assert not (code / "corpus" / "articles").exists() and not list(code.rglob("__pycache__"))
 
 @pytest.mark.slow
