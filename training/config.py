@@ -114,6 +114,10 @@ class TransformerConfig(_Section):
     weight_decay: float = Field(0.01, ge=0, lt=1, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.1, ge=0, le=0.5, description="Share of the steps spent warming up.")
     class_weights: bool = Field(False, description="Inverse-frequency class weights in the loss.")
+    label_smoothing: float = Field(0.0, ge=0, le=0.3, description="Label smoothing of the training loss.")
+    layer_lr_decay: float = Field(1.0, gt=0, le=1, description="Layer-wise learning-rate decay: the head learns at "
+                                  "learning_rate, each encoder layer below at this factor times the one above, "
+                                  "the embeddings lowest (1: one rate for all).")
     early_stopping_patience: int = Field(2, ge=0, le=100, description="Epochs without gain; 0 disables.")
     dynamic_padding: bool = Field(True, description="Pad each batch to its longest row (else to max_length).")
     group_by_length: bool = Field(True, description="Batch rows of similar length together.")

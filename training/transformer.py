@@ -179,17 +179,51 @@ def class_weights(labels: Sequence[int], n: int) -> list[float]:
     return weights.tolist()
 
 
+_LAYER = re.compile(r"(?:^|\.)layer\.(\d+)\.")
+
+
+def layer_depth(name: str, layers: int) -> int:
+    """A parameter's depth from the top for layer-wise lr decay: 0 for the head (and pooler), 1 for the last
+    encoder layer ... `layers` for the first, `layers + 1` for the embeddings."""
+    if "embeddings" in name:
+        return layers + 1
+    found = _LAYER.search(name)
+    return layers - int(found.group(1)) if found else 0
+
+
 def _trainer_class() -> type:
-    """Trainer with optional class weights and running train predictions for per-epoch train metrics."""
+    """Trainer with optional class weights, label smoothing, layer-wise lr decay, and running train
+    predictions for per-epoch train metrics."""
     import torch
     from transformers import Trainer
 
     class StanceTrainer(Trainer):
-        def __init__(self, *args: Any, weights: list[float] | None = None, **kwargs: Any) -> None:
+        def __init__(self, *args: Any, weights: list[float] | None = None, smoothing: float = 0.0,
+                     layer_decay: float = 1.0, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.weights = torch.tensor(weights, dtype=torch.float) if weights else None
+            self.smoothing = smoothing
+            self.layer_decay = layer_decay
             self.epoch_preds: list[int] = []
             self.epoch_labels: list[int] = []
+
+        def create_optimizer(self, model: Any = None) -> Any:
+            """With layer_decay < 1, one parameter group per depth: lr * decay**depth (the head at full lr)."""
+            if self.layer_decay >= 1.0 or self.optimizer is not None:
+                return super().create_optimizer(model)
+            opt_model = self.model if model is None else model
+            layers = int(getattr(opt_model.config, "num_hidden_layers", 0))
+            decay_names = set(self.get_decay_parameter_names(opt_model))
+            groups: dict[tuple[int, bool], list[Any]] = {}
+            for n, p in opt_model.named_parameters():
+                if p.requires_grad:
+                    groups.setdefault((layer_depth(n, layers), n in decay_names), []).append(p)
+            cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            kwargs = {k: v for k, v in kwargs.items() if k != "lr"}
+            self.optimizer = cls([{"params": params, "lr": self.args.learning_rate * self.layer_decay ** depth,
+                                   "weight_decay": self.args.weight_decay if decays else 0.0}
+                                  for (depth, decays), params in sorted(groups.items())], **kwargs)
+            return self.optimizer
 
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
@@ -197,7 +231,7 @@ def _trainer_class() -> type:
             outputs = model(**inputs)
             logits = outputs.logits
             weight = self.weights.to(logits.device) if self.weights is not None else None
-            loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+            loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight, label_smoothing=self.smoothing)
             if model.training:
                 self.epoch_preds += logits.detach().argmax(-1).tolist()
                 self.epoch_labels += labels.tolist()
@@ -350,7 +384,8 @@ def build_trainer(config: TrainConfig, train_rows: Any, y_train: Sequence[str], 
         model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds if evaluate else None,
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=metrics if evaluate else None,
-        weights=class_weights(y, len(names)) if cfg.class_weights else None)
+        weights=class_weights(y, len(names)) if cfg.class_weights else None, smoothing=cfg.label_smoothing,
+        layer_decay=cfg.layer_lr_decay)
     trainer.add_callback(_callback(trainer, epochs))
     if cfg.early_stopping_patience and evaluate:
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))

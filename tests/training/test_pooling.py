@@ -141,3 +141,25 @@ def test_new_markers_start_distinct_from_their_words(tmp_path: Path) -> None:
     vectors = torch.stack(list(rows.values()))
     distances = torch.cdist(vectors, vectors)
     assert (distances + torch.eye(4) > 1e-3).all(), distances
+
+
+def test_layer_wise_decay_gives_lower_layers_lower_rates(tmp_path: Path) -> None:
+    """transformer.layer_lr_decay: the head at the peak rate, each encoder layer below decayed once more."""
+    from tests.training.conftest import statement_rows
+    from training.config import load_config
+    from training.transformer import build_trainer, layer_depth
+
+    assert layer_depth("classifier.weight", 2) == 0
+    assert layer_depth("bert.encoder.layer.1.attention.self.query.weight", 2) == 1
+    assert layer_depth("encoder.encoder.layer.0.output.dense.bias", 2) == 2
+    assert layer_depth("bert.embeddings.word_embeddings.weight", 2) == 3
+    cfg, _ = load_config("tiny", ["transformer.layer_lr_decay=0.5", "transformer.label_smoothing=0.1",
+                                  "transformer.learning_rate=0.01"])
+    rows = statement_rows("train", 8)
+    names = load_codebook().stance_names
+    y = [names[r["stance"]] for r in rows]
+    prepared = build_trainer(cfg, rows, y, rows, y, names, tmp_path, lambda t, p: 0.0, progress=False)
+    optimizer = prepared.trainer.create_optimizer()
+    rates = sorted({round(g["lr"], 6) for g in optimizer.param_groups})
+    assert rates == [0.00125, 0.0025, 0.005, 0.01]  # embeddings, layer 0, layer 1, head
+    assert prepared.trainer.smoothing == 0.1
