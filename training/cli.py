@@ -40,6 +40,7 @@ def _fmt(value: Any) -> str:
 def summary_table(s: Any) -> str:
     """The end-of-run summary: per-epoch metrics, then the run, its model and where to see it."""
     lines = []
+    lineage = s.extra.get("lineage")
     keys = ["train_loss", "train_macro_f1", "train_accuracy", "validation_loss", "validation_macro_f1",
             "validation_accuracy"]
     lines.append("| epoch | " + " | ".join(keys) + " |")
@@ -54,17 +55,20 @@ def summary_table(s: Any) -> str:
         ("validation accuracy", _fmt(s.metrics.get("validation_accuracy"))),
         ("best epoch", s.best_epoch), ("train samples/s", _fmt(s.samples_per_second)),
         ("selected", ", ".join(f"{k}={v}" for k, v in s.extra.items() if k.startswith("selected.")) or None),
+        ("dataset lineage", lineage.describe() if lineage else None),
         ("model folder", s.model_dir), ("model URI", s.extra.get("model_uri")),
         ("registered", f"{s.registered} v{s.version}" if s.registered else None),
         ("champion", ("moved to this version" if s.champion else
-                      f"kept (champion's validation macro-F1 {_fmt(s.previous_champion_score)})")
-         if s.registered else None),
+                      f"kept (champion's validation score {_fmt(s.previous_champion_score)})")
+         + f", judged on dataset {lineage.describe()}" if s.registered and lineage else None),
+        ("champion URI", s.extra.get("champion_uri")),
         ("time", f"{s.seconds:.1f} s" + (" (resumed)" if s.resumed else "")),
     ]
     lines.append("")
     width = max(len(k) for k, _ in rows)
     lines += [f"{k.ljust(width)}  {_fmt(v)}" for k, v in rows]
     lines.append(f"{'see it'.ljust(width)}  python -m training ui  (or: mlflow ui --backend-store-uri URI)")
+    lines += [f"note: {n}" for n in s.extra.get("notes") or []]
     return "\n".join(lines)
 
 
@@ -76,8 +80,9 @@ def train(
                                                      "data.dataset, var/dataset).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config field, key=value with a dotted "
                                                                  "key (value parsed as YAML); repeatable.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the interrupted run from its last checkpoint, into the "
-                                              "same MLflow run.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the newest unfinished run of this config (killed, or "
+                                              "marked FAILED since) from its last checkpoint, into the same MLflow "
+                                              "run and run folder; registers it once.")] = False,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
                                                           "the config's, else sqlite in var/mlflow/).")] = None,
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment (default: the config's).")] = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -17,11 +18,13 @@ import numpy as np
 from corpus.errors import InputError, write_text_atomic
 from training.config import TrainConfig
 from training.data import INPUT_COLUMNS, StatementData, load_statements
+from training.lineage import Lineage, dataset_lineage
 from training.paths import resolve_path, var_dir
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "run.json"  # in the output folder: the MLflow run a --resume continues
+STATE_FILE = "run.json"  # in a run's folder: the MLflow run a --resume continues
+LATEST = "latest"  # in a config's runs folder: a link to the most recently started run's folder
 
 
 @dataclass
@@ -53,15 +56,21 @@ class RunSummary:
 
 
 def output_dir(config: TrainConfig) -> Path:
-    """Where checkpoints, the saved model and run.json go (default var/runs/<name>)."""
+    """The config's runs folder (default var/runs/<name>): one sub-folder per run (its MLflow run id) holding
+    checkpoints/, model/ and run.json, and `latest`, a link to the most recently started run."""
     return resolve_path(config.output_dir) if config.output_dir else var_dir() / "runs" / config.name
 
 
-def read_state(out: Path) -> dict[str, Any]:
-    """The interrupted run's state; InputError when there is nothing to resume."""
-    file = out / STATE_FILE
-    if not file.is_file():
-        raise InputError(out, f"nothing to resume: no {STATE_FILE} (start without --resume)")
+def run_folders(root: Path) -> list[Path]:
+    """The run folders under a config's runs folder (and the folder itself where an older layout left run.json
+    there), newest run.json first."""
+    found = [p.parent for p in root.glob(f"*/{STATE_FILE}") if p.parent.name != LATEST and not p.parent.is_symlink()]
+    if (root / STATE_FILE).is_file():
+        found.append(root)
+    return sorted(found, key=lambda p: (p / STATE_FILE).stat().st_mtime, reverse=True)
+
+
+def _load_state(file: Path) -> dict[str, Any]:
     try:
         state = json.loads(file.read_text(encoding="utf-8"))
     except ValueError:
@@ -69,6 +78,98 @@ def read_state(out: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or not state.get("run_id"):
         raise InputError(file, "no run_id recorded: cannot resume into the same run")
     return state
+
+
+def read_state(out: Path) -> dict[str, Any]:
+    """The state of the run in `out` (a run folder); InputError when there is none."""
+    file = out / STATE_FILE
+    if not file.is_file():
+        raise InputError(out, f"nothing to resume: no {STATE_FILE} (start without --resume)")
+    return _load_state(file)
+
+
+def find_resumable(root: Path) -> tuple[Path, dict[str, Any]]:
+    """The newest unfinished run under `root` (a config's runs folder); InputError naming why there is none."""
+    folders = run_folders(root)
+    if not folders:
+        raise InputError(root, f"nothing to resume: no run folder with {STATE_FILE} (start without --resume)")
+    for folder in folders:
+        state = _load_state(folder / STATE_FILE)
+        if state.get("status") != "finished":
+            return folder, state
+    newest = _load_state(folders[0] / STATE_FILE)
+    raise InputError(folders[0] / STATE_FILE, f"run {newest['run_id']} already finished; nothing to resume")
+
+
+def _alive(state: dict[str, Any]) -> bool:
+    """Whether the process that wrote `state` still runs (on this host; another host's run counts as alive)."""
+    import socket
+
+    pid, host = state.get("pid"), state.get("host")
+    if not isinstance(pid, int) or host is None:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_stale_runs(root: Path, config_name: str, keep: str | None = None) -> list[str]:
+    """Runs under `root` left RUNNING by a process that is gone (kill -9, power loss): end them FAILED in MLflow
+    with a note that `--resume` continues them. Returns one message per run marked (also logged)."""
+    from training import tracking
+
+    notes = []
+    for folder in run_folders(root):
+        try:
+            state = _load_state(folder / STATE_FILE)
+        except InputError:
+            continue
+        if state["run_id"] == keep or state.get("status") not in ("running", "logged") or _alive(state):
+            continue
+        hint = (f"its model is logged but not registered: `python -m training train --config {config_name} "
+                "--resume` registers it" if state.get("status") == "logged" else
+                f"`python -m training train --config {config_name} --resume` continues it from its last checkpoint")
+        note = f"run {state['run_id']} ({folder}) was left RUNNING by a process that is gone; marked FAILED; {hint}"
+        if tracking.mark_failed(state["run_id"], note):
+            log.warning("%s", note)
+            notes.append(note)
+        mtime = (folder / STATE_FILE).stat().st_mtime  # kept: the newest unfinished run stays the one resumed
+        _write_state(folder, {**state, "status": "interrupted" if state.get("status") == "running" else "logged",
+                              "note": note})
+        os.utime(folder / STATE_FILE, (mtime, mtime))
+    return notes
+
+
+def _point_latest(root: Path, folder: Path) -> None:
+    """`root/latest` -> `folder` (a relative link, replaced atomically)."""
+    link = root / LATEST
+    tmp = root / f".{LATEST}-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(folder.name if folder.parent == root else folder, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+def _handoff(root: Path) -> Path:
+    """Under torchrun, where rank 0 tells the other ranks its run folder (one file per launch)."""
+    return root / f".launch-{os.getppid()}-{os.environ.get('TORCHELASTIC_RUN_ID', 'none')}.json"
+
+
+def _wait_for_folder(root: Path, timeout: float = 900) -> Path:
+    """A non-zero rank: the run folder rank 0 created for this launch."""
+    deadline = time.monotonic() + timeout
+    file = _handoff(root)
+    while not file.is_file():
+        if time.monotonic() > deadline:
+            raise InputError(root, f"rank 0 named no run folder within {timeout:.0f} s ({file.name})")
+        time.sleep(0.2)
+    return Path(json.loads(file.read_text(encoding="utf-8"))["folder"])
 
 
 def _write_state(out: Path, state: dict[str, Any]) -> None:
@@ -212,12 +313,11 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
     exp = experiment or config.tracking.experiment
     if main:
         tracking.check_reachable(uri)
-    out = output_dir(config)
+    root = output_dir(config)
     state: dict[str, Any] = {}
+    out: Path | None = None
     if resume:
-        state = read_state(out)
-        if state.get("status") == "finished":
-            raise InputError(out / STATE_FILE, f"run {state['run_id']} already finished; nothing to resume")
+        out, state = find_resumable(root)
         if state.get("fingerprint") != config.fingerprint():
             raise InputError(out / STATE_FILE, "the config differs from the interrupted run's; resume with the "
                                                "same --config and --set values")
@@ -232,11 +332,16 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
         from training.data import with_context
 
         data = with_context(data, dataset or config.data.dataset)
-    checkpoint = _last_checkpoint(out / "checkpoints") if resume else None
-    if main and not resume:
-        for stale in ("checkpoints", "model"):
-            shutil.rmtree(out / stale, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    lineage = dataset_lineage(data.path)
+    notes: list[str] = []
+    if main:
+        tracking.configure(uri)
+        notes = mark_stale_runs(root, config.name, keep=state.get("run_id"))
+    if resume and state.get("status") == "logged":  # killed after the run ended, before the registry: register
+        assert out is not None
+        tracking.end_finished(state["run_id"])
+        return _register(config, state, out, lineage, none_label, started, notes)
+    checkpoint = _last_checkpoint(out / "checkpoints") if out is not None else None
 
     run_name = f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     context = tracking.start_run(uri, exp, run_name, run_id=state.get("run_id")) if main \
@@ -244,8 +349,18 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
     y_val = data.labels[va]
     history: list[dict[str, float]] = list(state.get("history", [])) if resume else []
     with context as run_id:
+        if out is None and main:  # a new run: its own folder, named by its MLflow run id, never reused
+            out = root / str(run_id)
+            out.mkdir(parents=True, exist_ok=True)
+            _point_latest(root, out)
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                write_text_atomic(_handoff(root), json.dumps({"folder": str(out)}))
+        elif out is None:
+            out = _wait_for_folder(root)
         base = {"run_id": run_id, "experiment": exp, "tracking_uri": tracking.redact(uri),
-                "fingerprint": config.fingerprint(), "config": config.name}
+                "fingerprint": config.fingerprint(), "config": config.name, "pid": os.getpid(),
+                "host": _host(), "registered_model": config.tracking.registered_model,
+                "registry": config.tracking.registry, "lineage": lineage.to_dict(), "resumed": resume}
         if main:
             _write_state(out, {**base, "status": "running", "history": history})
             if not resume:
@@ -253,6 +368,7 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
                     "dataset.path": str(data.path), "dataset.digest": data.digest,
                     "dataset.train_rows": len(data.splits[tr]), "dataset.validation_rows": len(data.splits[va]),
                     "labels": ",".join(names)})
+                tracking.set_tags(lineage.tags())
 
         def sink(metrics: dict[str, float], epoch: int) -> None:
             """Rank 0: log an epoch's metrics and keep them in run.json, so a resumed run reports every epoch."""
@@ -305,15 +421,55 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
         else:
             model_uri = tracking.log_sklearn_model(sk_model)
         summary.extra["model_uri"] = model_uri
-        if config.tracking.registry:
-            # a detector competes on statement F1 (its threshold's), a stance model on macro-F1
-            selection = metrics["validation_statement_f1" if none_label else "validation_macro_f1"]
-            reg = tracking.register(model_uri, config.tracking.registered_model, selection, run_id,
-                                    {"dataset_digest": data.digest, "config": config.name})
-            summary.registered, summary.version = reg.name, reg.version
-            summary.champion, summary.previous_champion_score = reg.promoted, reg.previous_score
-            tracking.set_tags({"newsstance.registered_version": reg.version,
-                               "newsstance.champion": str(reg.promoted).lower()})
-        _write_state(out, {**base, "status": "finished", "history": history, "model_uri": model_uri})
+        # the model is logged; the registry waits until the run has ended FINISHED (a kill from here on leaves
+        # a finished run and no version; --resume then only registers)
+        state = {**base, "status": "logged", "history": history, "model_uri": model_uri,
+                 "summary": _summary_state(summary)}
+        _write_state(out, state)
+    return _register(config, state, out, lineage, none_label, started, notes)
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _summary_state(s: RunSummary) -> dict[str, Any]:
+    """What run.json keeps of a summary, so a resume that only registers can print it."""
+    return {"kind": s.kind, "input_form": s.input_form, "dataset": s.dataset, "digest": s.digest,
+            "train_rows": s.train_rows, "validation_rows": s.validation_rows, "metrics": s.metrics,
+            "model_dir": str(s.model_dir), "samples_per_second": s.samples_per_second, "best_epoch": s.best_epoch,
+            "extra": s.extra}
+
+
+def _register(config: TrainConfig, state: dict[str, Any], out: Path, lineage: Lineage, none_label: str | None,
+              started: float, notes: list[str]) -> RunSummary:
+    """After the run ended FINISHED: register its model (once), move its dataset lineage's champion when it is
+    better, record the outcome on the run and in run.json."""
+    from training import tracking
+
+    s = state["summary"]
+    summary = RunSummary(state["run_id"], state["experiment"], state["tracking_uri"], config.name, s["kind"],
+                         s["input_form"], s["dataset"], s["digest"], s["train_rows"], s["validation_rows"],
+                         s["metrics"], state.get("history", []), Path(s["model_dir"]),
+                         samples_per_second=s["samples_per_second"], best_epoch=s["best_epoch"],
+                         resumed=state.get("status") == "logged" or bool(state.get("resumed")), extra=dict(s["extra"]))
+    summary.extra["lineage"] = lineage
+    summary.extra["notes"] = notes
+    if config.tracking.registry:
+        # a detector competes on statement F1 (its threshold's), a stance model on macro-F1
+        selection = summary.metrics["validation_statement_f1" if none_label else "validation_macro_f1"]
+        reg = tracking.register(state["model_uri"], config.tracking.registered_model, selection, state["run_id"],
+                                {**lineage.tags(), "dataset_digest": summary.digest, "config": config.name},
+                                alias=lineage.alias)
+        summary.registered, summary.version = reg.name, reg.version
+        summary.champion, summary.previous_champion_score = reg.promoted, reg.previous_score
+        summary.extra["champion_uri"] = f"models:/{reg.name}@{reg.alias}"
+        tracking.set_run_tags(state["run_id"], {"newsstance.registered_version": reg.version,
+                                                "newsstance.champion": str(reg.promoted).lower()})
+    _write_state(out, {**state, "status": "finished"})
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _handoff(out.parent).unlink(missing_ok=True)
     summary.seconds = time.perf_counter() - started
     return summary

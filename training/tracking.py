@@ -159,6 +159,41 @@ def start_run(uri: str, experiment: str, run_name: str | None = None, run_id: st
         mlflow.end_run("FINISHED")
 
 
+def mark_failed(run_id: str, note: str) -> bool:
+    """End a run left RUNNING as FAILED with `note` (tag newsstance.note); False when it is not RUNNING."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    try:
+        if client.get_run(run_id).info.status != "RUNNING":
+            return False
+        client.set_tag(run_id, "newsstance.note", note[:5000])
+        client.set_terminated(run_id, "FAILED")
+    except mlflow.exceptions.MlflowException as e:
+        log.warning("could not mark run %s FAILED (%s)", run_id, e.message.splitlines()[0])
+        return False
+    return True
+
+
+def end_finished(run_id: str) -> None:
+    """End a run FINISHED whose work is all logged (a kill after the model was logged left it open or FAILED)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    if client.get_run(run_id).info.status != "FINISHED":
+        client.set_terminated(run_id, "FINISHED")
+
+
+def set_run_tags(run_id: str, tags: dict[str, str]) -> None:
+    """Tags on a run that has ended (the registry outcome is known only after the run is FINISHED)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        if _safe(key, value):
+            client.set_tag(run_id, key, value)
+
+
 def _interrupted() -> bool:
     import sys
 
@@ -353,9 +388,10 @@ def registered_version(name: str, run_id: str) -> Any | None:
 
     client = mlflow.MlflowClient()
     try:
-        found = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+        versions = client.search_model_versions(f"name = '{name}'")
     except mlflow.exceptions.MlflowException:
         return None
+    found = [mv for mv in versions if mv.tags.get("run_id") == run_id]
     return min(found, key=lambda mv: int(mv.version)) if found else None
 
 

@@ -38,7 +38,7 @@ def train_cli(config: str, overrides: list[str], dataset: Path, uri: str, out: P
 
 
 def run_of(out: Path) -> str:
-    return json.loads((out / "run.json").read_text(encoding="utf-8"))["run_id"]
+    return json.loads((out / "latest" / "run.json").read_text(encoding="utf-8"))["run_id"]
 
 
 def assert_tracked(uri: str, run_id: str, config: str, registered: str, epochs: int, digest: str,
@@ -88,7 +88,7 @@ def test_train_each_config_end_to_end(config: str, statements_dataset: Path, tra
     from datasets import load_from_disk
 
     test = load_from_disk(str(statements_dataset / "statements"))["test"]
-    local = load_predictor(str(tmp_path / "run" / "model"))
+    local = load_predictor(str(tmp_path / "run" / "latest" / "model"))
     remote = load_predictor(f"models:/{registered}@champion", tracking_uri)
     assert local.labels == remote.labels == ["support", "oppose", "neutral"]
     p_local, p_remote = local.predict_proba(test), remote.predict_proba(test.to_list())
@@ -168,7 +168,7 @@ def test_a_logged_model_loads_where_the_project_is_not_installed(statements_data
     assert len(out["labels"]) == 4 and set(out["labels"]) <= {"support", "oppose", "neutral"}
     repo = str(Path(__file__).resolve().parents[2])
     assert not any(f.startswith(repo) for f in out["from"]), out["from"]  # imported from the model's own code
-    code = tmp_path / "run" / "model" / "code"
+    code = tmp_path / "run" / "latest" / "model" / "code"
     assert (code / "corpus" / "codebook.yaml").is_file() and (code / "training" / "predict.py").is_file()
     assert not (code / "evaluation").exists()
     assert not (code / "corpus" / "articles").exists() and not list(code.rglob("__pycache__"))
@@ -185,14 +185,14 @@ def test_champion_moves_only_when_validation_macro_f1_beats_it(statements_datase
     assert code == 0, err
     client = mlflow.MlflowClient(tracking_uri)
     first = client.get_model_version_by_alias(name, "champion")
-    model_uri = json.loads((tmp_path / "m" / "run.json").read_text())["model_uri"]
+    model_uri = json.loads((tmp_path / "m" / "latest" / "run.json").read_text())["model_uri"]
     score = float(first.tags["validation_macro_f1"])
     tracking.configure(tracking_uri)
-    worse = tracking.register(model_uri, name, score - 0.1, first.run_id)
-    same = tracking.register(model_uri, name, score, first.run_id)
+    worse = tracking.register(model_uri, name, score - 0.1, "run-b")
+    same = tracking.register(model_uri, name, score, "run-c")
     assert not worse.promoted and not same.promoted and worse.previous_score == pytest.approx(score)
     assert client.get_model_version_by_alias(name, "champion").version == first.version
-    better = tracking.register(model_uri, name, score + 0.1, first.run_id)
+    better = tracking.register(model_uri, name, score + 0.1, "run-d")
     assert better.promoted and str(client.get_model_version_by_alias(name, "champion").version) == better.version
 
 
@@ -204,7 +204,7 @@ def test_predict_cli_on_a_split_and_a_file(statements_dataset: Path, tracking_ur
     code, _, err = train_cli("tiny", ["transformer.epochs=1"], statements_dataset, tracking_uri, tmp_path / "run",
                              unique("p", request))
     assert code == 0, err
-    model = str(tmp_path / "run" / "model")
+    model = str(tmp_path / "run" / "latest" / "model")
     result = runner.invoke(app, ["predict", f"{statements_dataset}:test", "--model", model,
                                  "--out", str(tmp_path / "p.parquet")])
     assert result.exit_code == 0, result.stderr
