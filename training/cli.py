@@ -53,6 +53,14 @@ def summary_table(s: Any) -> str:
         ("dataset", f"{s.dataset} (digest {s.digest[:16]}; train {s.train_rows}, validation {s.validation_rows})"),
         ("validation macro-F1", _fmt(s.metrics.get("validation_macro_f1"))),
         ("validation accuracy", _fmt(s.metrics.get("validation_accuracy"))),
+        ("calibration", f"temperature {_fmt(s.metrics['temperature'])}, validation ECE "
+                        f"{_fmt(s.metrics.get('validation_ece_before'))} -> {_fmt(s.metrics.get('validation_ece'))}"
+         if "temperature" in s.metrics else None),
+        ("detection", f"P(statement) threshold {_fmt(s.metrics['detection_threshold'])}, validation statement "
+                      f"P/R/F1 {_fmt(s.metrics.get('validation_statement_precision'))} / "
+                      f"{_fmt(s.metrics.get('validation_statement_recall'))} / "
+                      f"{_fmt(s.metrics.get('validation_statement_f1'))}"
+         if "detection_threshold" in s.metrics else None),
         ("best epoch", s.best_epoch), ("train samples/s", _fmt(s.samples_per_second)),
         ("selected", ", ".join(f"{k}={v}" for k, v in s.extra.items() if k.startswith("selected.")) or None),
         ("dataset lineage", lineage.describe() if lineage else None),
@@ -75,7 +83,8 @@ def summary_table(s: Any) -> str:
 @app.command()
 def train(
     config: Annotated[str, typer.Option("--config", help="Config YAML: a path, or the name of a bundled config "
-                                                         "(majority, tfidf_logreg, minilm, tiny).")],
+                                                         "(majority, tfidf_logreg, minilm, tiny, detector_tfidf, "
+                                                         "detector_minilm, detector_tiny).")],
     dataset: Annotated[str | None, typer.Option(help="DATASET folder holding statements/ (default: the config's "
                                                      "data.dataset, var/dataset).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config field, key=value with a dotted "
