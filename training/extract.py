@@ -165,16 +165,16 @@ class Extractor:
 
 def describe_model(folder: Path, ref: str) -> str:
     """A model's version string: 'name/version' when registered, else its MLflow model id, else the reference."""
-    import yaml
+    from corpus.yamlio import read_yaml
 
     meta = folder / "registered_model_meta"
     if meta.is_file():
-        data = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+        data = read_yaml(meta) or {}
         if data.get("model_name") and data.get("model_version") is not None:
             return f"{data['model_name']}/{data['model_version']}"
     mlmodel = folder / "MLmodel"
     if mlmodel.is_file():
-        data = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+        data = read_yaml(mlmodel) or {}
         if data.get("model_id"):
             return str(data["model_id"])
     return ref

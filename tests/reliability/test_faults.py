@@ -377,13 +377,13 @@ def test_training_killed_mid_epoch_resumes_into_the_same_run(dataset: Path, mlfl
                             env=env, timeout=600, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert "fault: SIGKILL at step" in killed.stderr
-    state = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    assert state["status"] == "running" and list((out / "checkpoints").glob("checkpoint-*"))
+    state = json.loads((out / "latest" / "run.json").read_text(encoding="utf-8"))
+    assert state["status"] == "running" and list((out / "latest" / "checkpoints").glob("checkpoint-*"))
     run_id = state["run_id"]
 
     resumed = run_module("training", *args, "--resume", env={"NEWSSTANCE_ROOT": str(tmp_path)}, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    final = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    final = json.loads((out / "latest" / "run.json").read_text(encoding="utf-8"))
     assert final["run_id"] == run_id and final["status"] == "finished"
 
     client = mlflow.MlflowClient(mlflow_server)

@@ -46,10 +46,10 @@ def test_two_process_data_parallel_training_logs_one_run(statements_dataset: Pat
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     run = runs[0]
     assert run.data.tags["newsstance.world_size"] == "2"
-    assert run.info.run_id == json.loads((tmp_path / "run.json").read_text())["run_id"]
+    assert run.info.run_id == json.loads((tmp_path / "latest" / "run.json").read_text())["run_id"]
     assert [m.step for m in client.get_metric_history(run.info.run_id, "validation_macro_f1")] == [1, 2]
     # each process saw half the data: 48 rows / (2 processes x batch 8) = 3 optimiser steps per epoch
-    state = json.loads(next((tmp_path / "checkpoints").glob("checkpoint-*/trainer_state.json")).read_text())
+    state = json.loads(next((tmp_path / "latest" / "checkpoints").glob("checkpoint-*/trainer_state.json")).read_text())
     assert state["global_step"] in (3, 6)
     assert stdout.count("validation macro-F1") == 1  # one summary table, from rank 0
     # the saved model (rank 0 wrote it) loads and predicts
@@ -58,4 +58,4 @@ def test_two_process_data_parallel_training_logs_one_run(statements_dataset: Pat
     from training.predict import load_predictor
 
     test = load_from_disk(str(statements_dataset / "statements"))["test"]
-    assert load_predictor(str(tmp_path / "model")).predict_proba(test).shape == (16, 3)
+    assert load_predictor(str(tmp_path / "latest" / "model")).predict_proba(test).shape == (16, 3)

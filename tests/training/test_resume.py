@@ -31,14 +31,14 @@ def test_killed_training_resumes_into_the_same_run(statements_dataset: Path, tra
                             stderr=subprocess.PIPE, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
     try:
         deadline = time.monotonic() + 400
-        while not list(tmp_path.glob("checkpoints/checkpoint-*/trainer_state.json")):
+        while not list(tmp_path.glob("*/checkpoints/checkpoint-*/trainer_state.json")):
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             assert time.monotonic() < deadline, "no checkpoint written"
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)  # mid-run: after the first epoch's checkpoint, before the end
     finally:
         proc.wait(timeout=60)
-    state = json.loads((tmp_path / "run.json").read_text())
+    state = json.loads((tmp_path / "latest" / "run.json").read_text())
     assert state["status"] == "running"
     run_id = state["run_id"]
 
@@ -51,8 +51,8 @@ def test_killed_training_resumes_into_the_same_run(statements_dataset: Path, tra
     steps = sorted({m.step for m in client.get_metric_history(run_id, "validation_macro_f1")})
     assert steps == [1, 2, 3, 4, 5, 6]
     assert len(client.search_runs([run.info.experiment_id], f"attributes.run_name = '{run.info.run_name}'")) == 1
-    assert json.loads((tmp_path / "run.json").read_text())["status"] == "finished"
-    assert [h["epoch"] for h in json.loads((tmp_path / "run.json").read_text())["history"]] == [1, 2, 3, 4, 5, 6]
+    assert json.loads((tmp_path / "latest" / "run.json").read_text())["status"] == "finished"
+    assert [h["epoch"] for h in json.loads((tmp_path / "latest" / "run.json").read_text())["history"]] == [1, 2, 3, 4, 5, 6]
     # a finished run is not resumed again
     again = CliRunner().invoke(app, [*args, "--resume"])
     assert again.exit_code != 0 and "already finished" in again.stderr
