@@ -220,3 +220,27 @@ def test_predict_cli_on_a_split_and_a_file(statements_dataset: Path, tracking_ur
     lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert [x["id"] for x in lines] == ["a", "b"] and all(abs(x["p_support"] + x["p_oppose"] + x["p_neutral"] - 1)
                                                           < 1e-6 for x in lines)
+
+
+@pytest.mark.slow
+def test_two_runs_of_one_config_keep_two_model_folders(statements_dataset: Path, tracking_uri: str, tmp_path: Path,
+                                                       request: pytest.FixtureRequest) -> None:
+    """A second run never overwrites the first's folder: each printed path loads the model that run made."""
+    from datasets import load_from_disk
+
+    from training.predict import load_predictor
+
+    name = unique("twice", request)
+    folders = []
+    for c in ("0.01", "100"):
+        code, out, err = train_cli("tfidf_logreg", ["sklearn.min_df=1", f"sklearn.c_grid=[{c}]"],
+                                   statements_dataset, tracking_uri, tmp_path / "runs", name)
+        assert code == 0, err
+        folder = Path(next(line.split(None, 2)[2] for line in out.splitlines() if line.startswith("model folder")))
+        assert folder.parent.name == run_of(tmp_path / "runs") and folder.is_dir()
+        folders.append(folder)
+    assert folders[0] != folders[1] and all(f.is_dir() for f in folders)
+    assert (tmp_path / "runs" / "latest").resolve() == folders[1].parent.resolve()
+    test = load_from_disk(str(statements_dataset / "statements"))["test"]
+    first, second = (load_predictor(str(f)).predict_proba(test) for f in folders)
+    assert not np.allclose(first, second)  # C=0.01 and C=100 give different models, each kept in its folder
