@@ -7,10 +7,10 @@ from collections import Counter
 from functools import cached_property
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from corpus.errors import InputError
+from corpus.yamlio import read_yaml
 
 DEFAULT_CODEBOOK = Path(__file__).with_name("codebook.yaml")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -149,16 +149,7 @@ class Codebook(_Strict):
 def load_codebook(path: str | Path | None = None) -> Codebook:
     """Load and validate a codebook YAML file (the bundled one by default)."""
     path = Path(path) if path else DEFAULT_CODEBOOK
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "codebook file not found") from None
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise InputError(where, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    raw = read_yaml(path, "codebook file not found")
     if not isinstance(raw, dict):
         raise InputError(path, "a codebook must be a YAML mapping")
     try:

@@ -7,9 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from corpus.errors import InputError
+from corpus.yamlio import load_yaml, read_yaml
 
 log = logging.getLogger(__name__)
 STATEMENTS = "statements"
@@ -83,8 +82,8 @@ def card_metadata(dataset: str | Path) -> dict[str, Any]:
         return {}
     head = text.split("\n---", 1)[0].removeprefix("---")
     try:
-        meta = yaml.safe_load(head)
-    except yaml.YAMLError as e:
+        meta = load_yaml(head, path)
+    except InputError as e:
         log.warning("%s: dataset card metadata is not valid YAML (%s); ignored", path, e)
         return {}
     return meta if isinstance(meta, dict) else {}
@@ -179,10 +178,7 @@ def read_agreement(dataset: str | Path | None, agreement_file: str | Path | None
         path = Path(agreement_file)
         if not path.is_file():
             raise InputError(path, "agreement file not found")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise InputError(path, f"not JSON or YAML ({type(e).__name__})") from None
+        raw = read_yaml(path, "agreement file not found")  # YAML is a superset of JSON
         figures = agreement_figures(raw.get("agreement", raw) if isinstance(raw, dict) else raw)
         if not figures:
             raise InputError(path, "holds no agreement figures (alpha, kappa, F1 or agreement values)")

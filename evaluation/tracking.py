@@ -76,9 +76,9 @@ def source_run_of(model: str, predictor: Any = None) -> tuple[str | None, str | 
         else:
             mlmodel = Path(model) / "MLmodel"
             if mlmodel.is_file():
-                import yaml
+                from corpus.yamlio import read_yaml
 
-                meta = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+                meta = read_yaml(mlmodel) or {}
                 run_id = run_id or meta.get("run_id")
                 model_id = model_id or meta.get("model_id")
             for state in (Path(model) / "run.json", Path(model).parent / "run.json"):  # training's output folder

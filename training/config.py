@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from corpus.errors import InputError
+from corpus.yamlio import load_yaml, read_yaml
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 Kind = Literal["majority", "tfidf_logreg", "transformer"]
@@ -22,7 +23,8 @@ _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: C=inf, a NaN learning rate... are refused naming the key, not trained on
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -184,8 +186,8 @@ def _scalar(text: str) -> Any:
     if _FLOAT.match(text.strip()):
         return float(text) if any(ch in text for ch in ".eE") else int(text)
     try:
-        return yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
+        return load_yaml(text, "--set") if text.strip() else ""
+    except InputError:
         return text
 
 
@@ -202,7 +204,7 @@ def _floats(node: Any) -> Any:
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], where: str) -> dict[str, Any]:
     """Apply `a.b=value` overrides to a raw config mapping (a copy); errors name the key."""
-    raw = json.loads(json.dumps(raw))
+    raw = copy.deepcopy(raw)  # keeps shared (aliased) nodes shared: nothing is expanded before validation
     for item in overrides:
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -264,14 +266,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None, schema: ty
     """Read, override and validate a config file (into a TrainConfig unless `schema` says otherwise); returns the
     config and the file it came from."""
     file = config_path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise InputError(file, f"not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark else str(file)
-        raise InputError(where, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    raw = read_yaml(file, "config file not found")
     return parse_config(raw, str(file), overrides, schema, what), file
 
 

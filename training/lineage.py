@@ -66,7 +66,8 @@ def from_tags(tags: dict[str, str]) -> Lineage | None:
 
 
 def _card_header(root: Path) -> dict[str, Any]:
-    import yaml
+    from corpus.errors import InputError
+    from corpus.yamlio import load_yaml
 
     card = root / "README.md"
     if not card.is_file():
@@ -75,8 +76,8 @@ def _card_header(root: Path) -> dict[str, Any]:
     if not text.startswith("---"):
         return {}
     try:
-        meta = yaml.safe_load(text.split("\n---", 1)[0].removeprefix("---"))
-    except yaml.YAMLError:
+        meta = load_yaml(text.split("\n---", 1)[0].removeprefix("---"), card)
+    except InputError:
         return {}
     inner = meta.get("newsstance") if isinstance(meta, dict) else None
     return inner if isinstance(inner, dict) else {}

@@ -111,9 +111,9 @@ def _from_folder(folder: Path) -> Predictor:
         return TransformerPredictor(folder)
     mlmodel = folder / "MLmodel"
     if mlmodel.is_file():
-        import yaml
+        from corpus.yamlio import read_yaml
 
-        flavors = (yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}).get("flavors", {})
+        flavors = (read_yaml(mlmodel) or {}).get("flavors", {})
         if "sklearn" in flavors:
             from training import tracking
 

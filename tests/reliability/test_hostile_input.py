@@ -136,3 +136,83 @@ def test_atomic_path_refuses_kind_changes(tmp_path: Path, record_property: Calla
         write_text_atomic(plain / "x.json", "x")
     assert (home / "docs" / "thesis.txt").is_file() and plain.read_text(encoding="utf-8") == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "plain.txt"], "a temporary file remains"
+
+
+# -- item 5: one safe YAML reader (aliases limited, duplicate keys refused), finite numbers in configs ---------------
+def _bomb(levels: int = 9) -> str:
+    """The 'billion laughs' document: each level is a list of nine aliases of the level before."""
+    lines = ['a0: &a0 ["lol"]']
+    for k in range(1, levels + 1):
+        lines.append(f"a{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+TRAIN = ("train", "--tracking-uri", "sqlite:///{tmp}/mlflow.db")
+YAML_CASES = {
+    # id: (package, args, file written, its text, where, what)
+    "config-yaml-bomb": ("training", (*TRAIN, "--config", "{tmp}/c.yaml"), "c.yaml",
+                         "name: bomb\nkind: majority\n" + _bomb().replace("a0:", "extra0:", 1), "c.yaml",
+                         "YAML bomb"),
+    "config-yaml-bomb-set": ("training", (*TRAIN, "--config", "{tmp}/c.yaml", "--set", "seed=3"), "c.yaml",
+                             "name: bomb\nkind: majority\n" + _bomb() + "sklearn:\n  c_grid: *a9\n", "c.yaml",
+                             "YAML bomb"),
+    "codebook-yaml-bomb": ("corpus", ("validate", "--root", "{tmp}/corpus", "--codebook", "{tmp}/cb.yaml"),
+                           "cb.yaml", _bomb(), "cb.yaml", "YAML bomb"),
+    "config-duplicate-key": ("training", (*TRAIN, "--config", "{tmp}/c.yaml"), "c.yaml",
+                             "name: dup\nkind: majority\nseed: 1\nseed: 2\n", "c.yaml:4",
+                             "duplicate key 'seed' (first on line 3)"),
+    "codebook-duplicate-key": ("annotation", ("config", "--codebook", "{tmp}/cb.yaml"), "cb.yaml",
+                               "version: '1'\nname: a\nname: b\n", "cb.yaml:3", "duplicate key 'name'"),
+    "config-c-grid-nan": ("training", (*TRAIN, "--config", "tfidf_logreg", "--set", "sklearn.c_grid=[.nan]"),
+                          None, "", "tfidf_logreg.yaml", "sklearn.c_grid"),
+    "config-c-inf": ("training", (*TRAIN, "--config", "{tmp}/c.yaml"), "c.yaml",
+                     "name: inf\nkind: tfidf_logreg\nsklearn:\n  c_grid: [1.0, .inf]\n", "c.yaml", "sklearn.c_grid"),
+    "config-lr-nan": ("training", (*TRAIN, "--config", "tiny", "--set", "transformer.learning_rate=nan"),
+                      None, "", "tiny.yaml", "transformer.learning_rate"),
+}
+
+
+@pytest.mark.parametrize("case", list(YAML_CASES))
+def test_yaml_and_config_limits(case: str, tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    import time
+
+    package, args, name, text, where, what = YAML_CASES[case]
+    if name:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    if package == "corpus":
+        make_corpus(tmp_path / "corpus", 1)
+    before = tree_snapshot(tmp_path)
+    started = time.monotonic()
+    result = CliRunner().invoke(_app(package), [a.format(tmp=tmp_path) for a in args])
+    seconds = time.monotonic() - started
+    record_property("entry", f"python -m {package} {args[0]}")
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code not in (0, 1), f"exit {result.exit_code}: {result.output}"
+    line = one_line_error(result.stderr, result.stdout)
+    record_property("behaviour", f"exit {result.exit_code} in {seconds:.2f} s: {line.replace(str(tmp_path), '$TMP')}")
+    assert where in line and what in line, line
+    assert seconds < 5, f"took {seconds:.1f} s"
+    assert {k: v for k, v in tree_snapshot(tmp_path).items() if not k.startswith("mlflow.db")} == before
+
+
+def test_every_yaml_reader_uses_the_safe_loader(record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "no module of corpus/annotation/training/evaluation calls yaml.safe_load or yaml.load "
+                               "except corpus/yamlio.py; a bomb via load_yaml is refused in well under a second")
+    import re
+    import time
+
+    from corpus.errors import InputError
+    from corpus.yamlio import load_yaml
+    from tests.reliability import REPO
+
+    offenders = [f"{p.relative_to(REPO)}:{n}" for pkg in ("corpus", "annotation", "training", "evaluation")
+                 for p in (REPO / pkg).rglob("*.py") if p.name != "yamlio.py"
+                 for n, ln in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.search(r"\byaml\.(safe_load|load|full_load|unsafe_load|load_all|safe_load_all)\(", ln)]
+    assert not offenders, f"YAML read outside corpus.yamlio: {offenders}"
+    started = time.monotonic()
+    with pytest.raises(InputError, match="YAML bomb"):
+        load_yaml(_bomb(12), "bomb.yaml")
+    assert time.monotonic() - started < 0.5
+    assert load_yaml("a: &x [1, 2]\nb: *x\nc:\n  <<: {d: 1}\n  d: 2\n", "ok.yaml") == {
+        "a": [1, 2], "b": [1, 2], "c": {"d": 2}}
