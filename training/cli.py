@@ -161,28 +161,46 @@ def train_tagger_command(
 
 @app.command()
 def extract(
-    articles: Annotated[list[Path], typer.Argument(metavar="ARTICLE", help="Article files: stored article "
-                                                   "JSON, or .txt .md .html .json .jsonl as `corpus add` reads.")],
-    model: Annotated[str, typer.Option(help="Stance model folder or MLflow URI (models:/newsstance-stance@champion).")],
-    out: Annotated[Path, typer.Option(help="Output .json: a list of statements (actor, policy option, stance, "
-                                           "confidence, evidence span), as `evaluation network` reads.")],
+    model: Annotated[str, typer.Option(help="Detector or stance model folder or MLflow URI "
+                                            "(models:/newsstance-detector@champion). A detector keeps the pairs "
+                                            "whose P(statement) reaches its saved threshold; a stance model "
+                                            "keeps every pair.")],
+    out: Annotated[Path, typer.Option(help="Output .json: the run (setting, model, kind, threshold, per-article "
+                                           "counts) and its statements (actor, policy option, stance, confidence, "
+                                           "evidence span), as `evaluation network` and `evaluation extraction` "
+                                           "read.")],
+    articles: Annotated[list[Path] | None, typer.Argument(
+        metavar="[ARTICLE]...", help="Article files: stored article JSON, or .txt .md .html .json .jsonl as "
+                                     "`corpus add` reads. With --gold-entities: optional, the articles of the "
+                                     "split to extract (default: all of them).")] = None,
     tagger: Annotated[str | None, typer.Option(help="Span tagger folder or MLflow URI (default: the codebook's "
                                                     "alias gazetteer alone).")] = None,
     window: Annotated[int, typer.Option(min=1, help="Pair mentions at most WINDOW-1 sentences apart.")] = 1,
     min_confidence: Annotated[float, typer.Option(min=0, max=1, help="Drop statements below this confidence.")]
         = 0.0,
+    gold_entities: Annotated[Path | None, typer.Option(
+        "--gold-entities", metavar="DATASET",
+        help="Take the entities from a built dataset instead of the tagger/gazetteer: the pairs are "
+             "DATASET/candidates rows (gold actors and targets), so only which pairs hold a stance, and which "
+             "stance, is predicted (setting gold-entities).")] = None,
+    split: Annotated[str, typer.Option(help="With --gold-entities: the dataset split whose articles to "
+                                            "extract.")] = "test",
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")] = None,
 ) -> None:
-    """Article text -> stance statements with the stance model (and tagger)."""
+    """Article text -> stance statements with the detector (or stance model) and tagger."""
     from training.extract import extract_files
 
     _quiet_libraries()
     try:
-        s = extract_files(articles, out, model, tagger, tracking_uri, window=window, min_confidence=min_confidence)
+        s = extract_files(articles or [], out, model, tagger, tracking_uri, window=window,
+                          min_confidence=min_confidence, gold_entities=gold_entities, split=split)
     except NewsstanceError as e:
         fail(e)
-    typer.echo(f"{s['articles']} article(s), {s['mentions']} mentions, {s['statements']} statements -> {s['out']} "
-               f"(model {s['model_version']}, tagger {s['tagger']})")
+    threshold = "" if s["threshold"] is None else f", threshold {s['threshold']:.2f}"
+    typer.echo(f"{s['articles']} article(s), {s['mentions']} mentions, {s['candidates']} pairs, "
+               f"{s['detected']} detected, {s['statements']} statements -> {s['out']} "
+               f"({s['setting']}, {s['model_kind']} {s['model_version']}{threshold}, "
+               f"tagger {s['tagger'] or 'none'})")
 
 
 @app.command()

@@ -1,6 +1,8 @@
-"""Article -> statements: candidate pairs within a sentence window, stance predictions, the JSON that
-`python -m evaluation network` reads. A random tiny stance model saved as a real model folder (no training)
-goes through the real loading path (`training.predict.load_predictor`)."""
+"""Article -> statements: candidate pairs within a sentence window, a detector's statement-or-none decision (or
+a stance model's stance for every pair), one statement per (actor, target, sentence), the gold-entities setting
+over a dataset's candidates, and the JSON that `python -m evaluation network` reads. A random tiny stance model
+saved as a real model folder (no training) goes through the real loading path (`training.predict.load_predictor`).
+"""
 
 from __future__ import annotations
 
@@ -90,8 +92,15 @@ def test_extract_files_writes_statements_the_network_reads(tmp_path: Path, tiny_
 
     out = tmp_path / "statements.json"
     summary = extract_files([SEED], out, str(tiny_stance))
-    rows = json.loads(out.read_text())
+    document = json.loads(out.read_text())
+    rows = document["statements"]
     assert summary["statements"] == len(rows) > 10 and summary["tagger"] == "gazetteer"
+    assert (document["setting"], document["model_kind"], document["threshold"]) == ("found-entities", "stance", None)
+    (article,) = document["articles"]
+    assert article["article_id"] == "article-001" and article["statements"] == len(rows)
+    assert article["candidates"] == article["detected"] >= len(rows)  # a stance model keeps every pair
+    keys = [(r["actor_id"], r["policy_id"], r["evidence"]["start"]) for r in rows]
+    assert len(keys) == len(set(keys))  # one statement per actor, target and sentence
     text = CorpusStore().read_article("article-001").text
     for row in rows:
         for key in ("actor_mention", "policy_mention", "evidence"):
@@ -127,9 +136,170 @@ def test_extract_cli_end_to_end_and_one_line_errors(tmp_path: Path, tiny_stance:
                                   "--window", "2", "--min-confidence", "0"])
     assert ok.exit_code == 0, ok.output
     assert "1 article(s)" in ok.output and "tagger gazetteer" in ok.output
-    assert len(json.loads(out.read_text())) > 10
+    assert len(json.loads(out.read_text())["statements"]) > 10
     bad = CliRunner().invoke(app, ["extract", str(tmp_path / "missing.json"), "--model", str(tiny_stance),
                                    "--out", str(tmp_path / "t.json")])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
     assert bad.output.strip().splitlines()[-1].startswith("error: ") and "missing.json" in bad.output
     assert not (tmp_path / "t.json").exists()
+
+
+class KeywordDetector:
+    """A detector over support/oppose/neutral/none: a pair is a statement when its context says 'backs' (support)
+    or 'rejects' (oppose) right after the actor; other pairs are none. P(statement) 0.9 or 0.1."""
+
+    def __init__(self, threshold: float | None = 0.5, none_label: str = "none") -> None:
+        self.labels = load_codebook().detection_names
+        self.none_label, self.threshold = none_label, threshold
+        self.rows: list[dict[str, Any]] = []
+
+    def predict_proba(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        self.rows += rows
+        out = []
+        for row in rows:
+            ctx = row["context"]
+            after = ctx[row["actor_context_end"]:] if row.get("actor_context_end") is not None else ctx
+            word = after.split()[0] if after.split() else ""
+            if word in ("backs", "rejects"):
+                stance = [0.8, 0.1, 0.1] if word == "backs" else [0.1, 0.8, 0.1]
+                p = 0.9 if row["actor_mention"] != "Sheinbaum" else 0.8  # the surname is a little less sure
+                out.append([x * p for x in stance] + [1 - p])
+            else:
+                out.append([0.03, 0.04, 0.03, 0.9])
+        return np.asarray(out)
+
+
+DETECT = ("Trump backs strikes on cartel targets, and Trump said strikes on cartel targets work.\n"
+          "Sheinbaum rejects U.S. military assistance. Claudia Sheinbaum met Trump about information sharing.")
+
+
+def test_a_detector_keeps_only_detected_pairs_one_statement_per_actor_target_and_sentence() -> None:
+    codebook = load_codebook()
+    detector = KeywordDetector()
+    extractor = Extractor(detector, codebook)
+    assert extractor.kind == "detector" and extractor.threshold == 0.5
+    (result,) = extractor.run([("a", DETECT)])
+    # pairs: Trump x2 * strikes x2 (one sentence), Sheinbaum * assistance, Claudia Sheinbaum/Trump * sharing
+    assert len(result.pairs) == 4 + 1 + 2
+    assert result.detected == 2 + 1  # "Trump backs ..." pairs with both strike mentions; "Sheinbaum rejects"
+    got = [(s.candidate.actor.canonical, s.candidate.policy.canonical, s.stance, s.mention_pairs)
+           for s in result.statements]
+    assert got == [("donald_trump", "unilateral_strikes", "support", 2),
+                   ("claudia_sheinbaum", "us_troops_in_mexico", "oppose", 1)]
+    first = result.statements[0]
+    assert first.p_statement == pytest.approx(0.9) and first.confidence == pytest.approx(0.9 * 0.8)
+    row = first.to_json(DETECT, codebook)
+    assert row["p_statement"] == 0.9 and row["mention_pairs"] == 2 and row["probabilities"]["none"] == 0.1
+    assert row["actor_mention"]["text"] == "Trump" and row["actor_mention"]["start"] == 0  # the most confident pair
+    assert all(not p.is_statement for p in result.pairs if p.candidate.policy.canonical == "information_sharing")
+    # the threshold is the model's: raised above 0.8, the surname's statement goes too
+    (strict,) = Extractor(KeywordDetector(threshold=0.85), codebook).run([("a", DETECT)])
+    assert [s.candidate.actor.canonical for s in strict.statements] == ["donald_trump"]
+    # --min-confidence filters the detected statements on their confidence (0.72 and 0.64)
+    (confident,) = Extractor(detector, codebook, min_confidence=0.7).run([("a", DETECT)])
+    assert [s.stance for s in confident.statements] == ["support"]
+
+
+def test_rows_carry_the_articles_title_and_preceding_sentences() -> None:
+    codebook = load_codebook()
+    detector = KeywordDetector()
+    article = CorpusStore().read_article("article-001")
+    Extractor(detector, codebook).extract([article])
+    late = [r for r in detector.rows if r["context_start"] > 200]
+    assert late and all(r["title"] == article.title and r["preceding"] for r in late)
+    assert all(article.text[r["context_start"]:].startswith(r["context"]) for r in detector.rows)
+
+
+def test_a_detector_of_another_codebook_is_refused() -> None:
+    with pytest.raises(InputError, match="another codebook version"):
+        Extractor(KeywordDetector(none_label="no_relation"), load_codebook())
+
+
+def _gold_dataset(root: Path, with_candidates: bool = True) -> Path:
+    """DATASET/articles and DATASET/candidates of one test article: a placed pair with a statement, a placed pair
+    without, and a pair of sides outside the codebook given by name only (no offsets)."""
+    from datasets import Dataset, DatasetDict
+
+    text = "Gold news\n\nTrump backs border security. Trump visited Texas while others debated tariffs."
+    names = load_codebook().detection_names
+    DatasetDict({"test": Dataset.from_list([{"id": "g1", "title": "Gold news", "text": text, "split": "test"},
+                                            {"id": "g2", "title": "Empty", "text": "Nothing here.",
+                                             "split": "test"}])}).save_to_disk(str(root / "articles"))
+    s1 = text.index("Trump backs")
+    c1 = "Trump backs border security."
+    s2 = text.index("Trump visited")
+    c2 = "Trump visited Texas while others debated tariffs."
+
+    def row(i: int, ctx: str, start: int, actor: tuple[str, str], policy: tuple[str, str], stance: str,
+            placed: bool) -> dict[str, Any]:
+        a0, p0 = ctx.find(actor[1]), ctx.find(policy[1])
+        return {"id": f"g1/c{i}", "article_id": "g1", "actor_id": actor[0], "actor_label": actor[1],
+                "actor_type": "person", "policy_id": policy[0], "policy_label": policy[1],
+                "actor_mention": actor[1], "policy_mention": policy[1], "context": ctx, "context_start": start,
+                "actor_start": start + a0 if placed else None, "actor_end": start + a0 + len(actor[1]) if placed
+                else None, "policy_start": start + p0 if placed else None,
+                "policy_end": start + p0 + len(policy[1]) if placed else None,
+                "actor_context_start": a0 if placed else None,
+                "actor_context_end": a0 + len(actor[1]) if placed else None,
+                "policy_context_start": p0 if placed else None,
+                "policy_context_end": p0 + len(policy[1]) if placed else None,
+                "stance": names.index(stance), "qualifiers": []}
+
+    rows = [row(0, c1, s1, ("donald_trump", "Trump"), ("border_security", "border security"), "support", True),
+            row(1, c2, s2, ("donald_trump", "Trump"), ("x:tariffs", "tariffs"), "none", True),
+            row(2, c1, s1, ("x:author", "(author)"), ("border_security", "border security"), "oppose", False)]
+    if with_candidates:
+        DatasetDict({"test": Dataset.from_list(rows)}).save_to_disk(str(root / "candidates"))
+    return root
+
+
+def test_gold_entities_predict_only_pairs_and_stances_from_the_datasets_candidates(tmp_path: Path) -> None:
+    from training.extract import gold_entities_of
+
+    dataset = _gold_dataset(tmp_path / "ds")
+    items, rows = gold_entities_of(dataset, "test")
+    assert [a for a, _, _ in items] == ["g1", "g2"] and len(rows["g1"]) == 3 and "g2" not in rows
+    codebook = load_codebook()
+    detector = KeywordDetector()
+    r1, r2 = Extractor(detector, codebook).run_gold(items, rows)
+    assert all("stance" not in r for r in detector.rows)  # the gold label never reaches the model
+    assert (len(r1.pairs), r1.detected, len(r2.pairs), r2.statements) == (3, 1, 0, [])
+    (st,) = r1.statements
+    out = st.to_json(r1.text, codebook)
+    assert (out["actor_id"], out["policy_id"], out["stance"]) == ("donald_trump", "border_security", "support")
+    assert r1.text[out["evidence"]["start"]:out["evidence"]["end"]] == "Trump backs border security."
+    assert out["actor_mention"]["source"] == "gold"
+    # a side given by name only: no offsets, ids and labels from the row
+    (unplaced,) = [p for p in r1.pairs if p.candidate.actor.start is None]
+    assert unplaced.candidate.row["actor_id"] == "x:author"
+    with pytest.raises(InputError, match="not in the test split"):
+        gold_entities_of(dataset, "test", ["g1", "nowhere"])
+    with pytest.raises(InputError, match="missing split 'validation'"):
+        gold_entities_of(dataset, "validation")
+    with pytest.raises(InputError, match="built before candidates existed.*rebuild it with"):
+        gold_entities_of(_gold_dataset(tmp_path / "old", with_candidates=False), "test")
+
+
+@pytest.mark.slow
+def test_extract_cli_gold_entities_writes_the_setting(tmp_path: Path, tiny_stance: Path) -> None:
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    dataset = _gold_dataset(tmp_path / "ds")
+    out = tmp_path / "gold.json"
+    ok = CliRunner().invoke(app, ["extract", "--gold-entities", str(dataset), "--split", "test",
+                                  "--model", str(tiny_stance), "--out", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert "2 article(s)" in ok.output and "3 pairs" in ok.output and "gold-entities" in ok.output
+    document = json.loads(out.read_text())
+    assert (document["setting"], document["dataset"], document["split"], document["tagger"]) == (
+        "gold-entities", str(dataset), "test", None)
+    assert [a["article_id"] for a in document["articles"]] == ["g1", "g2"]
+    assert len(document["statements"]) == 3  # a stance model: every gold pair a statement
+    assert {r["setting"] for r in document["statements"]} == {"gold-entities"}
+    bad = CliRunner().invoke(app, ["extract", "--gold-entities", str(tmp_path / "ds"), "--split", "test",
+                                   "--model", str(tiny_stance), "--out", str(tmp_path / "x.json"),
+                                   "--tagger", "t"])
+    assert bad.exit_code != 0 and bad.output.strip().splitlines()[-1].startswith("error: --tagger")
+    assert not (tmp_path / "x.json").exists()
