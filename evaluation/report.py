@@ -111,6 +111,8 @@ def breakdowns_csv(r: dict[str, Any]) -> str:
     import csv
     import io
 
+    from corpus.csvsafe import safe_row
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["breakdown", "value", "label", "n", "macro_f1", "macro_f1_low", "macro_f1_high", "accuracy",
@@ -118,9 +120,9 @@ def breakdowns_csv(r: dict[str, Any]) -> str:
     for title, items in r.get("breakdowns", {}).items():
         for b in items:
             m = b["macro_f1"]
-            w.writerow([title, b["value"], b["label"], b["n"], f"{m['point']:.4f}", f"{m['low']:.4f}",
+            w.writerow(safe_row([title, b["value"], b["label"], b["n"], f"{m['point']:.4f}", f"{m['low']:.4f}",
                         f"{m['high']:.4f}", f"{b['accuracy']:.4f}", f"{b['f_avg']:.4f}",
-                        *(b["labels"].get(n, 0) for n in r["labels"])])
+                        *(b["labels"].get(n, 0) for n in r["labels"])]))
     return buf.getvalue()
 
 

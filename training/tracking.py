@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from corpus.errors import InputError, ServiceError
 from training.paths import var_dir
@@ -49,16 +49,10 @@ def resolve_tracking_uri(explicit: str | None = None, configured: str | None = N
 
 
 def redact(uri: str) -> str:
-    """The URI with any password in it replaced, safe for messages and logs (other text is returned as is)."""
-    try:
-        parts = urlsplit(uri)
-        if "@" not in parts.netloc or parts.password is None:
-            return uri
-    except ValueError:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URI with any password in it replaced, safe for messages and logs (`corpus.urls.redact_url`)."""
+    from corpus.urls import redact_url
+
+    return redact_url(uri)
 
 
 def _sqlite_path(uri: str) -> Path | None:
