@@ -19,7 +19,8 @@ TrackingOpt = Annotated[str | None, typer.Option(
 CodebookOpt = Annotated[Path | None, typer.Option("--codebook", help="Codebook YAML (default: the bundled one).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the numpy RNG used for resampling.")]
 UnitOpt = Annotated[str, typer.Option(
-    "--unit", help="What resampling draws: 'article' (clustered), 'statement', or 'auto' (article when known).")]
+    "--unit", help="What the bootstrap resamples: 'group' (the dataset's group column: story, event, target...), "
+                   "'article', 'statement', or 'auto' (group, else article, else statement).")]
 
 
 def fail(err: NewsstanceError) -> None:
@@ -31,6 +32,17 @@ def fail(err: NewsstanceError) -> None:
 @app.callback()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress (INFO).")] = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+def _quiet() -> None:
+    """Progress bars and library chatter off (tqdm, datasets, transformers, MLflow's artifact bars)."""
+    import os
+
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger().setLevel(logging.ERROR)
 
 
 @app.command()
@@ -65,18 +77,25 @@ def evaluate(
     unit: UnitOpt = "auto",
     top_errors: Annotated[int, typer.Option("--top-errors", help="How many confident errors to list.")] = 20,
     codebook: CodebookOpt = None,
+    allow_other_dataset: Annotated[bool, typer.Option(
+        "--allow-other-dataset", help="Score a model trained on another dataset lineage (other sources or "
+                                      "codebook) instead of refusing; the report then flags it.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars or library messages; only the "
+                                                        "summary lines and errors.")] = False,
 ) -> None:
     """Score a model or predictions file on a split: metrics with intervals, breakdowns, errors, report, MLflow run."""
     from evaluation.evaluate import EvaluateSettings
     from evaluation.evaluate import evaluate as run
 
+    if quiet:
+        _quiet()
     try:
         settings = EvaluateSettings(n_resamples=resamples, seed=seed, confidence=confidence, unit=unit,
                                     top_errors=top_errors)
         r = run(dataset, split, out, model=model, predictions=predictions, codebook=codebook, settings=settings,
                 tracking_uri=tracking_uri, experiment=experiment, track=not no_track,
                 label_studio_url=label_studio_url, label_studio_project=label_studio_project,
-                agreement_file=agreement)
+                agreement_file=agreement, allow_other_dataset=allow_other_dataset)
     except NewsstanceError as e:
         fail(e)
     m = r["metrics"]

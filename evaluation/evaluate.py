@@ -21,8 +21,11 @@ from evaluation.predictions import Predictions
 
 log = logging.getLogger(__name__)
 BREAKDOWNS = (("actor_type", "actor_type", "Actor type"), ("policy_id", "policy_label", "Policy option"),
-              ("source", "source", "Source"))
-UNITS = ("auto", "article", "statement")
+              ("source", "source", "Source"), ("target_seen", "target_seen", "Target in the training split"),
+              ("actor_seen", "actor_seen", "Actor in the training split"))
+UNITS = ("auto", "group", "article", "statement")
+UNIT_COLUMNS = {"group": "group", "article": "article_id"}
+SEEN, UNSEEN = "seen in train", "unseen in train"
 MIN_CLUSTERS = 20
 
 
@@ -33,7 +36,7 @@ class EvaluateSettings:
     n_resamples: int = 1000  # bootstrap resamples
     seed: int = 0  # numpy RNG seed of the bootstrap
     confidence: float = 0.95  # interval level
-    unit: str = "auto"  # what the bootstrap resamples: article (cluster), statement, or auto (article if known)
+    unit: str = "auto"  # what the bootstrap resamples: group, article (clusters), statement; auto: the first known
     top_errors: int = 20  # most confident errors listed
     bins: int = 10  # reliability-diagram bins
 
@@ -49,20 +52,38 @@ class EvaluateSettings:
 
 
 def _groups(rows: list[dict[str, Any]], unit: str) -> tuple[list[str] | None, str, list[str]]:
-    """Bootstrap clusters for `unit`, the unit actually used, and notes for the reader."""
-    ids = [r.get("article_id") for r in rows]
-    have = all(ids)
-    n_articles = len(set(ids)) if have else 0
-    notes = []
-    if unit == "statement" or (unit == "auto" and (not have or n_articles < 2)):
-        if unit == "auto" and have:
-            notes.append("all statements come from one article: intervals resample statements and are too narrow")
-        return None, "statement", notes
-    if not have:
-        raise InputError("--unit article", "some rows have no article_id to cluster on")
-    if n_articles < MIN_CLUSTERS:
-        notes.append(f"only {n_articles} articles: article-clustered intervals from so few clusters are rough")
-    return [str(i) for i in ids], "article", notes
+    """Bootstrap clusters for `unit`, the unit actually used, and notes for the reader.
+
+    `auto` clusters by the dataset's `group` (story, event, or whatever the build grouped splits by: rows of one
+    group are correlated), else by article, else resamples statements."""
+    if unit == "statement":
+        return None, "statement", []
+    for name in ("group", "article") if unit == "auto" else (unit,):
+        ids = [r.get(UNIT_COLUMNS[name]) for r in rows]
+        if not all(ids):
+            if unit != "auto":
+                raise InputError(f"--unit {unit}", f"some rows have no {UNIT_COLUMNS[unit]} to cluster on")
+            continue
+        n = len(set(ids))
+        if n < 2 and unit == "auto":
+            continue
+        notes = [f"only {n} {name}s: {name}-clustered intervals from so few clusters are rough"] \
+            if n < MIN_CLUSTERS else []
+        return [str(i) for i in ids], name, notes
+    note = "all statements come from one group or article: intervals resample statements and are too narrow"
+    return None, "statement", [note] if any(r.get("article_id") for r in rows) else []
+
+
+def mark_seen(rows: list[dict[str, Any]], train: list[dict[str, Any]]) -> None:
+    """Set `target_seen` / `actor_seen` on each row: whether its policy_label / actor_label (case and spacing
+    ignored) occurs in the training split, i.e. whether a model trained there has seen that target or actor."""
+    def norm(value: Any) -> str:
+        return " ".join(str(value or "").lower().split())
+
+    for column, key in (("policy_label", "target_seen"), ("actor_label", "actor_seen")):
+        known = {norm(r.get(column)) for r in train} - {""}
+        for r in rows:
+            r[key] = "unknown" if not norm(r.get(column)) else SEEN if norm(r.get(column)) in known else UNSEEN
 
 
 def _interval_dict(iv: M.Interval) -> dict[str, float]:
@@ -79,7 +100,8 @@ def breakdown(rows: list[dict[str, Any]], preds: Predictions, names: list[str], 
     for value, idx in sorted(by.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         gold = [rows[i]["stance"] for i in idx]
         pred = [preds.labels[i] for i in idx]
-        groups, _, _ = _groups([rows[i] for i in idx], settings.unit if settings.unit != "article" else "auto")
+        groups, _, _ = _groups([rows[i] for i in idx], "auto" if settings.unit in ("group", "article")
+                               else settings.unit)
         ci = M.bootstrap_intervals(gold, pred, names, groups=groups, n_resamples=settings.n_resamples,
                                    confidence=settings.confidence, seed=settings.seed, metrics=("macro_f1",))
         out.append({"value": value, "label": str(rows[idx[0]].get(label_key) or value), "n": len(idx),
@@ -144,8 +166,9 @@ def prediction_rows(rows: list[dict[str, Any]], preds: Predictions, names: list[
     """The `predictions.jsonl` rows: statement keys, gold, predicted, confidence, probabilities."""
     out = []
     for i, r in enumerate(rows):
-        row = {k: r.get(k) for k in ("id", "article_id", "task_id", "actor_id", "actor_label", "actor_type",
-                                     "policy_id", "policy_label", "source")}
+        row = {k: r.get(k) for k in ("id", "article_id", "group", "task_id", "actor_id", "actor_label",
+                                     "actor_type", "policy_id", "policy_label", "source", "target_seen",
+                                     "actor_seen")}
         row.update(split=split, gold=r["stance"], predicted=preds.labels[i])
         if preds.probs is not None:
             row["confidence"] = float(preds.probs[i].max())
@@ -166,6 +189,70 @@ def model_name(model: str | None) -> str | None:
     return (path.parent.name if path.name == "model" and path.parent.name else path.name) or model
 
 
+def _champion_alias(model: str, evaluated: Any) -> str:
+    """`models:/NAME@champion` -> `models:/NAME@champion-<lineage>` where the evaluated dataset's lineage has a
+    champion (each lineage keeps its own; the plain alias follows whichever moved last)."""
+    import mlflow
+
+    name, _, alias = model.removeprefix("models:/").partition("@")
+    if alias != "champion" or "/" in name:
+        return model
+    try:
+        mlflow.MlflowClient().get_model_version_by_alias(name, evaluated.alias)
+    except mlflow.exceptions.MlflowException:
+        return model
+    return f"models:/{name}@{evaluated.alias}"
+
+
+def training_lineage(model: str) -> Any:
+    """The dataset lineage a model was trained on: from its run folder's run.json (a local model) or its training
+    run's tags (an MLflow URI); None where neither records one."""
+    from training import lineage as L
+
+    if not model.startswith(("models:/", "runs:/")):
+        for state in (Path(model) / "run.json", Path(model).parent / "run.json"):
+            if state.is_file():
+                try:
+                    recorded = json.loads(state.read_text(encoding="utf-8")).get("lineage")
+                except (ValueError, UnicodeDecodeError, AttributeError):
+                    recorded = None
+                if isinstance(recorded, dict) and recorded.get("key"):
+                    return L.Lineage(recorded["key"], recorded.get("slug", ""), tuple(recorded.get("sources", ())),
+                                     recorded.get("codebook_version", ""), recorded.get("split", ""),
+                                     recorded.get("digest", ""))
+        return None
+    from training import tracking as tt
+
+    return L.from_tags(tt.version_tags(model))
+
+
+def check_lineage(model: str, evaluated: Any, tracking_uri: str | None,
+                  allow_other_dataset: bool) -> tuple[str, Any, list[str]]:
+    """(the model URI to load, the lineage it was trained on, notes); InputError naming both datasets when the
+    model was trained on another lineage and `allow_other_dataset` is not set."""
+    notes = []
+    if model.startswith(("models:/", "runs:/")):
+        from training import tracking as tt
+
+        tt.configure(tt.resolve_tracking_uri(tracking_uri))
+        resolved = _champion_alias(model, evaluated)
+        if resolved != model:
+            notes.append(f"{model} is the champion of this dataset's lineage: {resolved}")
+            model = resolved
+    trained = training_lineage(model)
+    if trained is None:
+        notes.append("the model's training dataset is not recorded (a model from before lineage tags): "
+                     "check that it was trained on this dataset's sources")
+    elif trained.key != evaluated.key:
+        msg = (f"the model was trained on dataset {trained.describe()}, not on the evaluated dataset "
+               f"{evaluated.describe()}")
+        if not allow_other_dataset:
+            raise InputError(model, f"{msg}; pass --allow-other-dataset to score it anyway")
+        log.warning("%s", msg)
+        notes.append(f"WARNING: {msg} (scored with --allow-other-dataset)")
+    return model, trained, notes
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "metrics.json").is_file())):
         raise InputError(out, "exists and is not an earlier evaluation output; choose a new --out folder")
@@ -177,12 +264,15 @@ def evaluate(
     settings: EvaluateSettings | None = None, tracking_uri: str | None = None, experiment: str | None = None,
     track: bool = True, label_studio_url: str | None = None, label_studio_project: str | None = None,
     agreement_file: str | Path | None = None, loader: Callable[[str], Any] | None = None,
+    allow_other_dataset: bool = False,
 ) -> dict[str, Any]:
     """Score `model` (or a `predictions` file) on DATASET/statements[split]; write OUT; log an MLflow run.
 
     OUT gets metrics.json, predictions.jsonl, errors.jsonl, report.md, report.html and the PNG plots;
     it is written through a temporary folder, so a failure leaves nothing half-written. `loader` replaces
-    `training.predict.load_predictor` (tests, other model kinds).
+    `training.predict.load_predictor` (tests, other model kinds). A model trained on another dataset lineage
+    (other sources or codebook) is refused unless `allow_other_dataset`, and then flagged in the report;
+    `models:/NAME@champion` means the champion of the evaluated dataset's lineage where there is one.
     """
     from corpus.codebook import load_codebook
     from corpus.errors import atomic_path
@@ -201,6 +291,16 @@ def evaluate(
         from evaluation import tracking
 
         tracking.configure(tracking_uri)
+    from training.lineage import dataset_lineage
+
+    evaluated = dataset_lineage(dataset)
+    trained, lineage_notes = None, []
+    if model is not None:
+        model, trained, lineage_notes = check_lineage(model, evaluated, tracking_uri, allow_other_dataset)
+    try:
+        mark_seen(rows, data.load_split(dataset, "train", names) if split != "train" else rows)
+    except InputError as e:
+        lineage_notes.append(f"no seen/unseen breakdown: the training split cannot be read ({e})")
     source_run = model_id = None
     if model is not None:
         preds, predictor = P.predict_with_model(model, rows, names, loader, tracking_uri)
@@ -215,12 +315,15 @@ def evaluate(
                                               "made on another version of the dataset?")
     links = LabelStudioLinks.parse(label_studio_url, label_studio_project)
     result = score(rows, preds, names, settings, links)
+    result["notes"] = lineage_notes + result["notes"]
     meta = data.card_metadata(dataset)
     result.update({
         "model": model, "model_name": model_name(model) or Path(str(predictions)).stem,
         "predictions": str(predictions) if predictions else None, "dataset": str(dataset), "split": split,
         "dataset_digest": data.dataset_digest(dataset, meta), "codebook_version": load_codebook(codebook).version,
         "source_run_id": source_run, "model_id": model_id,
+        "dataset_lineage": evaluated.to_dict(), "training_dataset": trained.to_dict() if trained else None,
+        "lineage_match": None if trained is None else trained.key == evaluated.key,
         "agreement": [{"name": k, "value": v} for k, v in figures],
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "settings": asdict(settings),

@@ -45,11 +45,21 @@ def _title(r: dict[str, Any]) -> str:
 
 def _about(r: dict[str, Any]) -> str:
     b = r["bootstrap"]
-    unit = "articles (clustered)" if b["unit"] == "article" else "statements"
+    unit = {"group": "groups (clustered by the dataset's group column)", "article": "articles (clustered)"}.get(
+        b["unit"], "statements (not clustered)")
+    trained = r.get("training_dataset")
+    lineage = r.get("dataset_lineage")
+    data = (f" Evaluated dataset: {lineage['slug']} ({', '.join(lineage['sources']) or 'sources unknown'})."
+            if lineage else "")
+    if r.get("model"):
+        data += (f" Model trained on: {trained['slug']} ({', '.join(trained['sources']) or 'sources unknown'}; "
+                 f"codebook {trained['codebook_version'] or '?'})"
+                 + (" (the same lineage)." if r.get("lineage_match") else " (ANOTHER DATASET).")
+                 if trained else " Model trained on: not recorded.")
     return (f"{r['n']} statements, {r['n_errors']} errors. {int(b['confidence'] * 100)}% intervals: percentile "
             f"bootstrap over {b['units']} {unit}, {b['n_resamples']} resamples, seed {b['seed']}. "
             f"Codebook {r.get('codebook_version', '?')}; created {r.get('created', '?')}"
-            + (f"; training run {r['source_run_id']}" if r.get("source_run_id") else "") + ".")
+            + (f"; training run {r['source_run_id']}" if r.get("source_run_id") else "") + "." + data)
 
 
 def _headline_rows(r: dict[str, Any]) -> list[tuple[str, str]]:

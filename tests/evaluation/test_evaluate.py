@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -12,9 +13,9 @@ from corpus.errors import InputError
 from evaluation.cli import app
 from evaluation.data import agreement_figures, load_split, read_agreement
 from evaluation.error_analysis import LabelStudioLinks
-from evaluation.evaluate import EvaluateSettings, evaluate
+from evaluation.evaluate import SEEN, UNSEEN, EvaluateSettings, evaluate, mark_seen, score
 from evaluation.metrics import accuracy, macro_f1
-from evaluation.predictions import read_predictions
+from evaluation.predictions import Predictions, read_predictions
 from tests.evaluation.conftest import FakePredictor, write_predictions
 
 NAMES = ["support", "oppose", "neutral"]
@@ -53,7 +54,7 @@ def test_metrics_match_the_written_predictions(evaluated: tuple[Path, dict], tin
         iv = r["metrics"][m]
         assert iv["low"] <= iv["point"] <= iv["high"]
     assert sum(map(sum, r["confusion"])) == 48
-    assert r["bootstrap"]["unit"] == "article" and r["bootstrap"]["units"] == 12
+    assert r["bootstrap"]["unit"] == "group" and r["bootstrap"]["units"] == 12  # the fixture's group: its article
     assert 0 <= r["metrics"]["ece"] <= 1
     # probabilities were re-ordered from the predictor's label order into the codebook's
     for x in rows:
@@ -62,7 +63,8 @@ def test_metrics_match_the_written_predictions(evaluated: tuple[Path, dict], tin
 
 def test_breakdowns_agreement_and_errors(evaluated: tuple[Path, dict]) -> None:
     _, r = evaluated
-    assert set(r["breakdowns"]) == {"Actor type", "Policy option", "Source"}
+    assert set(r["breakdowns"]) == {"Actor type", "Policy option", "Source", "Target in the training split",
+                                    "Actor in the training split"}
     assert sum(b["n"] for b in r["breakdowns"]["Source"]) == 48
     assert {b["label"] for b in r["breakdowns"]["Policy option"]} == {"US troops on Mexican soil",
                                                                       "Stronger border security"}
@@ -208,4 +210,75 @@ def test_cli_evaluate_and_one_line_errors(tiny_dataset: Path, tmp_path: Path) ->
     assert res.output.strip().splitlines() == [f"error: {tmp_path / 'nope'}: dataset folder not found"]
     res = runner.invoke(app, ["evaluate", "--predictions", str(preds), "--dataset", str(tiny_dataset),
                               "--out", str(tmp_path / "o3"), "--no-track", "--unit", "paragraph"])
-    assert res.exit_code == 2 and "error: --unit: must be one of auto, article, statement" in res.output
+    assert res.exit_code == 2 and "error: --unit: must be one of auto, group, article, statement" in res.output
+
+
+def _clustered(n_groups: int, per_group: int) -> tuple[list[dict], Predictions]:
+    """Rows whose statements within one group are identical (same gold, same prediction): one draw per group."""
+    rows, labels = [], []
+    for g in range(n_groups):
+        gold = NAMES[g % 2]
+        predicted = gold if g % 3 else NAMES[(g + 1) % 2]
+        for k in range(per_group):
+            rows.append({"id": f"g{g}-{k}", "article_id": f"g{g}-a{k}", "group": f"g{g}", "stance": gold})
+            labels.append(predicted)
+    return rows, Predictions([r["id"] for r in rows], labels, None)
+
+
+def test_group_clusters_widen_the_interval_where_rows_of_a_group_are_identical() -> None:
+    rows, preds = _clustered(30, 12)
+    widths = {}
+    for unit in ("group", "article", "statement"):
+        r = score(rows, preds, NAMES, EvaluateSettings(n_resamples=400, unit=unit))
+        iv = r["metrics"]["macro_f1"]
+        widths[unit] = iv["high"] - iv["low"]
+        assert r["bootstrap"]["unit"] == unit
+        assert r["bootstrap"]["units"] == {"group": 30, "article": 360, "statement": 360}[unit]
+    assert widths["group"] > 2 * widths["statement"] and widths["group"] > 2 * widths["article"]
+    auto = score(rows, preds, NAMES, EvaluateSettings(n_resamples=100))
+    assert auto["bootstrap"]["unit"] == "group"  # the default clusters by the dataset's group
+
+
+def test_the_report_states_the_unit_and_the_number_of_clusters(evaluated: tuple[Path, dict]) -> None:
+    out, _ = evaluated
+    for name in ("report.md", "report.html"):
+        text = html.unescape((out / name).read_text(encoding="utf-8"))
+        assert "bootstrap over 12 groups (clustered by the dataset's group column)" in text, name
+
+
+def test_unit_group_without_a_group_column_is_refused() -> None:
+    rows, preds = _clustered(3, 2)
+    for r in rows:
+        r.pop("group")
+    with pytest.raises(InputError, match="--unit group: some rows have no group"):
+        score(rows, preds, NAMES, EvaluateSettings(n_resamples=50, unit="group"))
+    assert score(rows, preds, NAMES, EvaluateSettings(n_resamples=50))["bootstrap"]["unit"] == "article"
+
+
+def test_scores_are_broken_down_by_targets_and_actors_seen_in_training() -> None:
+    train = [{"policy_label": "Border wall", "actor_label": "Ana"}, {"policy_label": "Tariffs", "actor_label": "Bo"}]
+    rows = [{"id": str(i), "article_id": f"a{i}", "policy_label": p, "actor_label": a, "stance": g}
+            for i, (p, a, g) in enumerate([("border  WALL", "Ana", "support"), ("Tariffs", "Cy", "oppose"),
+                                           ("Troops", "Bo", "support"), ("Troops", "Cy", "oppose"),
+                                           ("Tariffs", "Ana", "support"), ("", "Ana", "oppose")])]
+    mark_seen(rows, train)
+    assert [r["target_seen"] for r in rows] == [SEEN, SEEN, UNSEEN, UNSEEN, SEEN, "unknown"]
+    assert [r["actor_seen"] for r in rows] == [SEEN, UNSEEN, SEEN, UNSEEN, SEEN, SEEN]
+    preds = Predictions([r["id"] for r in rows], ["support", "oppose", "oppose", "support", "support", "oppose"],
+                        None)
+    r = score(rows, preds, NAMES, EvaluateSettings(n_resamples=50))
+    by_target = {b["value"]: b for b in r["breakdowns"]["Target in the training split"]}
+    assert by_target[SEEN]["n"] == 3 and by_target[SEEN]["accuracy"] == 1.0
+    assert by_target[UNSEEN]["n"] == 2 and by_target[UNSEEN]["accuracy"] == 0.0
+    assert {b["value"]: b["n"] for b in r["breakdowns"]["Actor in the training split"]} == {SEEN: 4, UNSEEN: 2}
+
+
+def test_evaluate_reports_seen_and_unseen_targets_from_the_train_split(evaluated: tuple[Path, dict]) -> None:
+    out, r = evaluated
+    values = {b["value"] for b in r["breakdowns"]["Target in the training split"]}
+    assert values <= {SEEN, UNSEEN} and values
+    assert "By target in the training split" in (out / "report.md").read_text(encoding="utf-8")
+    assert "target in the training split" in (out / "report.html").read_text(encoding="utf-8")
+    assert "Target in the training split" in (out / "breakdowns.csv").read_text(encoding="utf-8")
+    rows = _read_jsonl(out / "predictions.jsonl")
+    assert {x["target_seen"] for x in rows} == values
