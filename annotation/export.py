@@ -131,11 +131,32 @@ def _recency(c: CodedAnnotation) -> tuple[str, int]:
     return str(c.raw.get("updated_at") or c.raw.get("created_at") or ""), raw_id if isinstance(raw_id, int) else 0
 
 
+INT64_MAX = 2**63 - 1  # Label Studio's ids are 64-bit; Arrow (the dataset) cannot hold a larger one
+
+
+def task_id_problem(task: dict[str, Any]) -> str | None:
+    """Why a task's `id` is unusable (not a whole number from 0 to 2**63-1), or None when it is fine or absent."""
+    tid = task.get("id")
+    if tid is None:
+        return None
+    if isinstance(tid, str) and tid.isascii() and tid.isdigit():
+        tid = int(tid)
+    if isinstance(tid, bool) or not isinstance(tid, int):
+        return f"task id {str(tid)[:40]!r} is not a whole number"
+    if not 0 <= tid <= INT64_MAX:
+        return f"task id {str(tid)[:40]} is outside 0..2**63-1"
+    return None
+
+
 def validate_tasks(tasks: Iterable[dict[str, Any]], codebook: Codebook, users: dict[int, str] | None = None,
                    ) -> list[Issue]:
-    """All issues of all tasks (the export validation report)."""
+    """All issues of all tasks (the export validation report); a task with an unusable id is one error."""
     names = Names(codebook)
     issues: list[Issue] = []
     for task in tasks:
+        problem = task_id_problem(task)
+        if problem is not None:
+            issues.append(Issue(str(task.get("id"))[:40], None, None, ERROR, f"{problem}: left out"))
+            continue
         issues += coded_annotations(task, codebook, users, names)[1]
     return issues

@@ -3,8 +3,9 @@
 Pure: no files, no network. Every problem becomes an `Issue` naming the task, the annotation and the item,
 with a reason; an item with an *error* is left out of what is returned, a *warning* keeps it. Checks:
 cancelled or empty annotation, unknown control or label, offsets outside the text, span text that does not
-match its offsets, overlapping spans, duplicate span ids, a normalisation or relation pointing at a missing
-span, a relation between the wrong span types or without exactly one stance label, a malformed statement.
+match its offsets, offsets that are not integers (`true` is not 1), overlapping spans, duplicate span ids, a
+normalisation or relation pointing at a missing span, a relation between the wrong span types or without
+exactly one stance label, a malformed statement, and (a warning) one actor-policy pair coded with two stances.
 """
 
 from __future__ import annotations
@@ -284,6 +285,13 @@ def read_annotation(task_id: str, text: str, annotation: dict[str, Any], annotat
         quals = tuple(q for q in value.get("qualifiers") or [] if q in qualifiers)
         coded.statements.append(Statement(names.actor(actor), names.policy(target), stance, quals, None, None, st))
 
+    stances_of: dict[tuple[str, str], list[str]] = {}
+    for st in coded.statements:
+        stances_of.setdefault(st.pair, []).append(st.stance)
+    for (actor, policy), found in stances_of.items():
+        if len(set(found)) > 1:
+            issue(f"{actor}->{policy}", WARNING, f"contradictory relations: {actor} -> {policy} is coded "
+                                                 f"{' and '.join(sorted(set(found)))} in this annotation")
     return coded, issues
 
 
@@ -292,6 +300,12 @@ def _check_span(rid: str, value: dict[str, Any], text: str, span_labels: set[str
     start, end, labels = value.get("start"), value.get("end"), value.get("labels")
     if not (isinstance(labels, list) and len(labels) == 1 and labels[0] in span_labels):
         issue(rid, ERROR, f"span label {labels!r} is not one of {sorted(span_labels)}: left out")
+        return None
+    wrong = [f"{k} {v!r}" for k, v in (("start", start), ("end", end))
+             if isinstance(v, bool) or not isinstance(v, int) and v is not None]
+    if wrong:
+        issue(rid, ERROR, f"span {' and '.join(wrong)} {'is not an integer' if len(wrong) == 1 else 'are not integers'}"
+                          ": left out")
         return None
     if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
         issue(rid, ERROR, f"span offsets {start!r}..{end!r} are not a valid range: left out")
