@@ -23,7 +23,7 @@ from corpus.codebook import (
     POLICY_LABEL,
     Codebook,
 )
-from corpus.schema import slugify
+from corpus.schema import name_slug
 from corpus.sentences import merge_across, segment, sentence_index, tokenize
 from corpus.tasks import STATEMENT_TYPE, annotator_of, restore_imported, single_value, utf16_index
 
@@ -434,11 +434,11 @@ def _resolve_name(name: str, is_actor: bool, scheme: Scheme) -> tuple[str, str, 
         aid = scheme.actor_names.get(name)
         if aid:
             return aid, *scheme.actors[aid]
-        return EXTERNAL_PREFIX + slugify(name), name, UNKNOWN_TYPE
+        return EXTERNAL_PREFIX + name_slug(name), name, UNKNOWN_TYPE
     pid = scheme.policy_names.get(name)
     if pid:
         return pid, scheme.policies[pid], UNKNOWN_TYPE
-    return EXTERNAL_PREFIX + slugify(name), name, UNKNOWN_TYPE
+    return EXTERNAL_PREFIX + name_slug(name), name, UNKNOWN_TYPE
 
 
 def _stance(labels: Any, scheme: Scheme) -> tuple[str, list[str]]:

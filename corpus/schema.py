@@ -38,10 +38,38 @@ def checksum(text: str) -> str:
     return "sha256:" + hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
 
 
+def _short_hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+
+
 def slugify(value: str) -> str:
-    """A lower-case id fragment: letters, digits and single hyphens."""
-    value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")[:100] or "article"
+    """A lower-case ASCII id fragment: letters, digits and single hyphens (accents folded away).
+
+    Letters with no ASCII form (Cyrillic, Chinese, Arabic ...) cannot be folded: the fragment then ends in a
+    short hash of `value`, so two such names never share one fragment (and never become 'article')."""
+    value = unicodedata.normalize("NFKD", value)
+    ascii_ = value.encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")[:100].strip("-")
+    dropped = any(unicodedata.category(ch)[0] in "LN" for ch in value if not ch.isascii())
+    if dropped:
+        return f"{slug}-{_short_hash(value)}" if slug else _short_hash(value)
+    return slug or "article"
+
+
+def name_slug(name: str) -> str:
+    """A stable id fragment for any name: its words case-folded (Unicode letters kept), joined by '-'.
+
+    The fragment is unique: where it does not spell the name exactly (punctuation or symbols dropped, as in
+    'C++ Foundation' against 'C Foundation', or a name longer than 80 characters), it ends in a short hash of
+    the name (after a '_'). Names that differ only in case or spacing are one name."""
+    key = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    words = ["".join(ch for ch in w if unicodedata.category(ch)[0] in "LMN") for w in key.split(" ")]
+    slug = "-".join(w for w in words if w)
+    exact = slug.replace("-", " ") == key and len(slug) <= 80
+    if exact and slug:
+        return slug
+    # '_' never occurs in an exact fragment, so a hashed fragment cannot equal another name's exact one
+    return f"{slug[:80].strip('-')}_{_short_hash(key)}" if slug else f"_{_short_hash(key)}"
 
 
 class Article(BaseModel):

@@ -128,10 +128,12 @@ def build_networks(statements: Iterable[Statement]) -> Networks:
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    from corpus.csvsafe import safe_record
+
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(safe_record(r) for r in rows)  # no cell a spreadsheet would run as a formula
     return buf.getvalue()
 
 

@@ -173,7 +173,9 @@ def predict_input(model: str, spec: str, out: str | Path, tracking_uri: str | No
         if out.suffix == ".jsonl":
             frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
         elif out.suffix == ".csv":
-            frame.to_csv(tmp, index=False)
+            from corpus.csvsafe import safe_frame
+
+            safe_frame(frame).to_csv(tmp, index=False)  # no cell a spreadsheet would run as a formula
         else:
             frame.to_parquet(tmp, index=False)
     summary: dict[str, Any] = {"rows": len(rows), "out": str(out), "labels": predictor.labels}

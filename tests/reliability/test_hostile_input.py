@@ -49,7 +49,7 @@ def majority_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "train", "--config", "majority", "--dataset", str(ds), "--tracking-uri", f"sqlite:///{root}/mlflow.db",
         "--set", f"output_dir={root}/run"])
     assert result.exit_code == 0, result.output
-    return root / "run" / "model"
+    return root / "run" / "latest" / "model"
 
 
 def _single_file_cases(tmp: Path, model: Path | None) -> dict[str, tuple[str, list[str]]]:
@@ -216,3 +216,81 @@ def test_every_yaml_reader_uses_the_safe_loader(record_property: Callable[[str, 
     assert time.monotonic() - started < 0.5
     assert load_yaml("a: &x [1, 2]\nb: *x\nc:\n  <<: {d: 1}\n  d: 2\n", "ok.yaml") == {
         "a": [1, 2], "b": [1, 2], "c": {"d": 2}}
+
+
+# -- items 3 and 4: external ids for any Unicode name; no CSV cell a spreadsheet would run as a formula ----------
+NAMES = ["Клаудия Шейнбаум", "唐纳德·特朗普", "محمد", "C++ Foundation", "C Foundation"]
+FORMULA = '=HYPERLINK("http://127.0.0.1/x","click")'
+
+
+def test_external_ids_unique_and_stable_for_unicode_names(tmp_path: Path,
+                                                          record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", f"network of 5 actors outside the codebook ({', '.join(NAMES)}): 5 actor nodes, "
+                               "ids stable across runs and orders")
+    from corpus.codebook import load_codebook
+    from corpus.convert import Scheme, resolve_name
+
+    rows = [{"actor": name, "policy": "deploy American troops", "stance": "oppose", "article_id": f"a{k}"}
+            for k, name in enumerate(NAMES)]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                         encoding="utf-8")
+    result = CliRunner().invoke(_app("evaluation"), ["network", str(tmp_path / "rows.jsonl"), "--out",
+                                                     str(tmp_path / "net")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "net" / "network.json").read_text(encoding="utf-8"))
+    nodes = (tmp_path / "net" / "nodes.csv").read_text(encoding="utf-8").splitlines()[1:]
+    actors = [n for n in nodes if ",actor," in n]
+    assert len(actors) == 5, f"{len(actors)} actor nodes for 5 actors: {actors} ({summary['network']})"
+    ids = [resolve_name(n, True, Scheme.from_codebook(load_codebook()))[0] for n in NAMES]
+    again = [resolve_name(n, True, Scheme.from_codebook(load_codebook()))[0] for n in reversed(NAMES)][::-1]
+    assert len(set(ids)) == 5 and ids == again, ids
+    assert "x:article" not in ids and all(i.startswith("x:") and len(i) <= 120 for i in ids)
+    record_property("outcome", " ".join(ids))
+
+
+def test_csv_outputs_neutralise_formulas(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "a name starting with = + - @ (or tab/CR) is written with a leading ' in nodes.csv, "
+                               "*_edges.csv, breakdowns.csv and predict's .csv")
+    import csv
+
+    from corpus.csvsafe import safe_cell
+
+    assert [safe_cell(v) for v in ("=1+1", "+A1", "-x", "@SUM(A1)", "\tx", "\rx", "plain", "-0.5", 3)] == [
+        "'=1+1", "'+A1", "'-x", "'@SUM(A1)", "'\tx", "'\rx", "plain", "-0.5", 3]
+    rows = [{"actor": FORMULA, "policy": "@SUM(1+1)", "stance": "support", "article_id": "a1"},
+            {"actor": "Claudia Sheinbaum", "policy": "@SUM(1+1)", "stance": "support", "article_id": "a1"},
+            {"actor": "-2+3", "policy": "deploy American troops", "stance": "oppose", "article_id": "a2"}]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(_app("evaluation"), ["network", str(tmp_path / "rows.jsonl"), "--out",
+                                                     str(tmp_path / "net")])
+    assert result.exit_code == 0, result.output
+    checked = 0
+    for path in sorted((tmp_path / "net").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as f:
+            for row in csv.reader(f):
+                for cell in row:
+                    checked += 1
+                    assert not cell.startswith(("=", "+", "@", "\t", "\r")) and not (
+                        cell.startswith("-") and not cell.lstrip("-").replace(".", "").isdigit()), (path.name, cell)
+    assert "'=HYPERLINK" in (tmp_path / "net" / "nodes.csv").read_text(encoding="utf-8")
+    from evaluation.report import breakdowns_csv
+
+    text = breakdowns_csv({"labels": ["support"], "breakdowns": {"source": [
+        {"value": FORMULA, "label": "@x", "n": 1, "macro_f1": {"point": 1.0, "low": 1.0, "high": 1.0},
+         "accuracy": 1.0, "f_avg": 1.0, "labels": {"support": 1}}]}})
+    assert "'=HYPERLINK" in text and ",'@x," in text
+    record_property("outcome", f"{checked} network CSV cells checked; breakdowns.csv neutralised")
+
+
+def test_predict_csv_neutralises_formulas(majority_model: Path, tmp_path: Path) -> None:
+    import csv
+
+    (tmp_path / "rows.jsonl").write_text(json.dumps({**ROW, "id": "=cmd|' /C calc'!A0", "actor": FORMULA}) + "\n",
+                                         encoding="utf-8")
+    result = CliRunner().invoke(_app("training"), ["predict", str(tmp_path / "rows.jsonl"), "--model",
+                                                   str(majority_model), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "p.csv").open(encoding="utf-8", newline="") as f:
+        cells = [c for row in csv.reader(f) for c in row]
+    assert "'=cmd|' /C calc'!A0" in cells and "'" + FORMULA in cells
+    assert not any(c.startswith(("=", "+", "@")) for c in cells)
