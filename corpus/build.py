@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.candidates import CANDIDATE_SOURCES, article_candidates
 from corpus.card import CardData, render_card
 from corpus.codebook import load_codebook
 from corpus.convert import DUPLICATE_ARTICLE, Conversion, MentionBlock, Scheme, article_row, convert_task, reject_task
 from corpus.digest import DIGEST_FILE, combine_digests, digest_text, table_digest
 from corpus.digest import dataset_digest as dataset_digest  # re-exported: callers check datasets through here
 from corpus.errors import InputError, atomic_path, write_text_atomic
+from corpus.importers.seesaw import locate_entities
+from corpus.importers.statements import codebook_alias_index
 from corpus.sources import Item, Source, read_sources
 from corpus.sources import read_export as read_export  # re-exported, with read_sources
 from corpus.splits import (
@@ -37,11 +40,18 @@ from corpus.splits import (
     manifest_text,
 )
 from corpus.store import read_json
-from corpus.tables import article_features, mention_features, mention_table, rows_table, statement_features
+from corpus.tables import (
+    article_features,
+    candidate_features,
+    mention_features,
+    mention_table,
+    rows_table,
+    statement_features,
+)
 
 log = logging.getLogger(__name__)
 
-CONFIGS = ("statements", "mentions", "articles")
+CONFIGS = ("statements", "mentions", "articles", "candidates")  # candidates only with a codebook no_stance label
 MANIFEST_FILE = "splits.json"
 
 
@@ -81,8 +91,11 @@ class BuildResult:
 
 
 def convert_items(items: list[Item], scheme: Scheme, context_window: int,
-                  progress: Callable[[Iterable[Item]], Iterable[Item]] | None = None) -> Iterator[Conversion]:
-    """Convert every item; a second task for an article already converted is rejected as a duplicate."""
+                  progress: Callable[[Iterable[Item]], Iterable[Item]] | None = None,
+                  candidates: Callable[[Item, Conversion], list[dict[str, Any]]] | None = None,
+                  ) -> Iterator[tuple[Conversion, list[dict[str, Any]]]]:
+    """Convert every item, with its candidate rows; a second task for an article already converted is rejected as
+    a duplicate."""
     seen: dict[str, str] = {}
     for item in progress(items) if progress else items:
         src = str(item.source.path)
@@ -91,19 +104,19 @@ def convert_items(items: list[Item], scheme: Scheme, context_window: int,
             if item.doc.article_id not in seen:
                 seen[item.doc.article_id] = src
                 row = article_row(item.doc, None, item.doc.meta.get("origin") or fallback, scheme)
-                yield Conversion(article={**row, "_source": src})
+                yield Conversion(article={**row, "_source": src}), []
             continue
         if item.reason is None and item.doc.article_id in seen:
             item.reason = (DUPLICATE_ARTICLE, f"article {item.doc.article_id!r} already converted from "
                                               f"{seen[item.doc.article_id]}")
         if item.reason is not None:
-            yield reject_task(item.task, item.doc, *item.reason, source=src)
+            yield reject_task(item.task, item.doc, *item.reason, source=src), []
             continue
         seen[item.doc.article_id] = src
         conv = convert_task(item.task, item.doc, scheme, context_window=context_window, source=src,
                             origin=fallback)
         conv.article["_source"] = src
-        yield conv
+        yield conv, candidates(item, conv) if candidates else []
 
 
 def _previous_manifest(options: BuildOptions) -> Manifest | None:
@@ -150,6 +163,9 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     scheme = Scheme.from_codebook(codebook)
     features = {"statements": statement_features(codebook), "mentions": mention_features(codebook),
                 "articles": article_features(codebook)}
+    configs = [c for c in CONFIGS if c != "candidates" or codebook.no_stance is not None]
+    if "candidates" in configs:
+        features["candidates"] = candidate_features(codebook)
     sources, items = read_sources(options.sources)
     clock.lap("read")
     _check_out(options.out, sources)
@@ -164,7 +180,10 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     articles: list[dict[str, Any]] = []
     rejections: list[dict[str, Any]] = []
     relations_in = 0
-    for conv in convert_items(items, scheme, options.context_window, progress):
+    candidates: list[dict[str, Any]] = []
+    for conv, cands in convert_items(items, scheme, options.context_window, progress,
+                                     _candidate_maker(codebook, scheme, options) if "candidates" in configs else None):
+        candidates += cands
         statements += conv.statements
         if conv.mentions is not None:
             mentions.append(conv.mentions)
@@ -178,12 +197,14 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         raise RuntimeError(f"{relations_in} relations read but {len(statements)} converted + {rejected} rejected")
 
     manifest = _split(articles, statements, options)
-    by_split: dict[str, dict[str, list[dict[str, Any]]]] = {c: {s: [] for s in SPLITS} for c in CONFIGS}
+    by_split: dict[str, dict[str, list[dict[str, Any]]]] = {c: {s: [] for s in SPLITS} for c in configs}
     for row in articles:
         row["split"] = manifest.split_of(row["id"])
         by_split["articles"][row["split"]].append(row)
     for row in statements:
         by_split["statements"][manifest.split_of(row["article_id"])].append(row)
+    for row in candidates:
+        by_split["candidates"][manifest.split_of(row["article_id"])].append(row)
     blocks: dict[str, list[MentionBlock]] = {s: [] for s in SPLITS}
     for block in mentions:
         blocks[manifest.split_of(block.article_id)].append(block)
@@ -196,10 +217,11 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     with ThreadPoolExecutor(1) as pool:  # numpy work on mentions overlaps the Python work on statements
         mention_tables = {s: pool.submit(mention_table, blocks[s], features["mentions"], scheme.tag_names)
                           for s in SPLITS}
-        tables = {c: {s: rows_table(by_split[c][s], features[c]) for s in SPLITS} for c in ("statements", "articles")}
+        tables = {c: {s: rows_table(by_split[c][s], features[c]) for s in SPLITS} for c in configs if c != "mentions"}
         tables["mentions"] = {s: future.result() for s, future in mention_tables.items()}
     clock.lap("arrow")
-    sizes = {c: {s: tables[c][s].num_rows for s in SPLITS} for c in CONFIGS}
+    tables = {c: tables[c] for c in configs}  # the configs in their usual order
+    sizes = {c: {s: tables[c][s].num_rows for s in SPLITS} for c in configs}
     stance_counts = {s: Counter({codebook.stance_names[k]: n for k, n in
                                  Counter(map(operator.itemgetter("stance"), by_split["statements"][s])).items()})
                      for s in SPLITS}
@@ -212,7 +234,7 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         rejected_by_reason[r["reason"]] += r["relations"]
     card = CardData(
         title=f"newsstance: {codebook.name}", codebook_name=codebook.name, codebook_version=codebook.version,
-        features={c: features[c]._to_yaml_list() for c in CONFIGS}, sizes=sizes, stance_counts=stance_counts,
+        features={c: features[c]._to_yaml_list() for c in configs}, sizes=sizes, stance_counts=stance_counts,
         digest="", seed=manifest.seed, ratios=manifest.ratios, context_window=options.context_window,
         groups=dict(groups_per_split), split_notes=notes, relations_in=relations_in, rejections=reasons,
         rejected_relations=rejected_by_reason,
@@ -221,12 +243,41 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         licences=_licences(articles, sources), languages=sorted({a["language"] for a in articles if a["language"]}),
         tag_names=Scheme.from_codebook(codebook).tag_names,
         article_label_columns=[al.id for al in codebook.article_labels],
-        agreement=agreement, agreement_file=str(options.agreement) if options.agreement else None)
+        agreement=agreement, agreement_file=str(options.agreement) if options.agreement else None,
+        candidate_counts=_candidate_counts(by_split.get("candidates")))
     digest = _write(options, tables, features, manifest, rejections, sources, card, agreement, clock)
     return BuildResult(out=options.out, digest=digest, sizes=sizes, stance_counts=stance_counts,
                        relations_in=relations_in, rejections=reasons, rejected_relations=rejected,
                        rejected_by_reason=rejected_by_reason,
                        empty_splits=empty, notes=notes, timings=clock.laps)
+
+
+def _candidate_maker(codebook: Any, scheme: Scheme, options: BuildOptions
+                     ) -> Callable[[Item, Conversion], list[dict[str, Any]]]:
+    """The candidate rows of one converted item (`corpus.candidates`), stances as detection ClassLabel ids."""
+    cb_index = codebook_alias_index(codebook)
+    none_label = codebook.no_stance.id
+    stance_id = {name: i for i, name in enumerate(codebook.detection_names)}
+
+    def make(item: Item, conv: Conversion) -> list[dict[str, Any]]:
+        entities = item.doc.meta.get("entities")
+        locate = None
+        if isinstance(entities, list) and entities:
+            def locate(text: str, units: Any) -> list[tuple[int, str, int, int]]:
+                return locate_entities(text, units, entities, cb_index)
+        return article_candidates(item.task or {}, item.doc, scheme, conv, context_window=options.context_window,
+                                  locate=locate, none_label=none_label, stance_id=stance_id)
+
+    return make
+
+
+def _candidate_counts(by_split: dict[str, list[dict[str, Any]]] | None) -> dict[str, Counter] | None:
+    """split -> candidate_source -> rows (None: no candidates config)."""
+    if by_split is None:
+        return None
+    return {s: Counter(dict(sorted(Counter(r["candidate_source"] for r in rows).items(),
+                                   key=lambda kv: CANDIDATE_SOURCES.index(kv[0]))))
+            for s, rows in by_split.items()}
 
 
 class _Clock:
@@ -325,9 +376,9 @@ def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: d
     with atomic_path(options.out) as tmp, _quiet_datasets(), ThreadPoolExecutor(3) as pool:
         tmp.mkdir(parents=True)
         written = [pool.submit(parquet, tables[c][s], tmp / "parquet" / c / f"{s}.parquet")
-                   for c in CONFIGS for s in SPLITS]
-        hashed = {(c, s): pool.submit(arrow, c, s, tmp / c / s) for c in CONFIGS for s in SPLITS}
-        for config in CONFIGS:  # what DatasetDict.save_to_disk writes beside its splits
+                   for c in tables for s in SPLITS]
+        hashed = {(c, s): pool.submit(arrow, c, s, tmp / c / s) for c in tables for s in SPLITS}
+        for config in tables:  # what DatasetDict.save_to_disk writes beside its splits
             (tmp / config).mkdir(parents=True, exist_ok=True)
             (tmp / config / "dataset_dict.json").write_text(json.dumps({"splits": list(SPLITS)}), encoding="utf-8")
         digest = combine_digests({key: future.result() for key, future in hashed.items()})
@@ -342,7 +393,7 @@ def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: d
                                    ensure_ascii=False) + "\n")
         (tmp / MANIFEST_FILE).write_text(manifest_text(manifest), encoding="utf-8")
         (tmp / DIGEST_FILE).write_text(digest_text(digest, {c: {s: tables[c][s].num_rows for s in SPLITS}
-                                                            for c in CONFIGS}, card.codebook_version),
+                                                            for c in tables}, card.codebook_version),
                                        encoding="utf-8")
         (tmp / "sources.json").write_text(json.dumps(
             [{"kind": s.kind, "path": str(s.path), "sha256": s.sha256,

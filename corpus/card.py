@@ -70,6 +70,12 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
     },
 }
 
+COLUMN_DOCS["candidates"] = {
+    **COLUMN_DOCS["statements"],
+    "stance": "ClassLabel: the codebook's stance labels, then its no_stance label (`none`: a pair with no statement)",
+    "candidate_source": "how the pair was formed: gold, span-pair, entity-list, author, unplaced (see Candidates)",
+}
+
 
 @dataclass
 class CardData:
@@ -97,6 +103,7 @@ class CardData:
     article_label_columns: list[str] = field(default_factory=list)
     agreement: dict[str, Any] | None = None
     agreement_file: str | None = None
+    candidate_counts: dict[str, Counter] | None = None  # split -> candidate_source -> rows; None: no candidates
 
 
 def render_card(data: CardData) -> str:
@@ -127,8 +134,8 @@ def render_card(data: CardData) -> str:
     }
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
     parts = [f"---\n{front}---\n", f"# {data.title}\n", _summary(data), _layout(), _sizes(data),
-             _stances(data), _split_section(data), _features(data), _rejections(data), _agreement(data),
-             _sources(data), _loading()]
+             _stances(data), _candidates(data), _split_section(data), _features(data), _rejections(data),
+             _agreement(data), _sources(data), _loading()]
     return "\n".join(p for p in parts if p)
 
 
@@ -172,6 +179,21 @@ def _stances(d: CardData) -> str:
     rows = [[s, *(d.stance_counts.get(s, Counter())[k] for k in labels), sum(d.stance_counts.get(s, Counter())
                                                                            .values())] for s in SPLITS]
     return "## Stance labels per split\n\n" + _table(["split", *labels, "total"], rows)
+
+
+def _candidates(d: CardData) -> str:
+    if d.candidate_counts is None:
+        return ""
+    from corpus.candidates import CANDIDATE_SOURCES, CANDIDATES_DOC
+
+    kinds = [k for k in CANDIDATE_SOURCES if any(c[k] for c in d.candidate_counts.values())]
+    rows = [[s, *(d.candidate_counts[s][k] for k in kinds), sum(d.candidate_counts[s].values())] for s in SPLITS]
+    none = sum(sum(c.values()) - c["gold"] for c in d.candidate_counts.values())
+    gold = sum(c["gold"] for c in d.candidate_counts.values())
+    ratio = f"{none / gold:.2f}" if gold else "n/a"
+    return (f"## Candidates\n\n{CANDIDATES_DOC}\n\nRows per split by `candidate_source` (`gold`: the statements "
+            f"themselves, every other column a `none` pair); none : statement = {ratio}.\n\n"
+            + _table(["split", *kinds, "total"], rows))
 
 
 def _split_section(d: CardData) -> str:

@@ -109,6 +109,7 @@ def read_corpus(root: Path) -> tuple[Source, list[Item]]:
                                                  "checksum", "group", "split")}
         meta["origin"] = article.extra.get("origin")
         meta["sentence_spans"] = article.extra.get("sentence_spans")
+        meta["entities"] = (article.extra.get("seesaw") or {}).get("entities")  # the entity list candidates pair
         docs[article.id] = Document(article.id, article.text, meta)
     items: list[Item] = []
     annotated: set[str] = set()

@@ -22,6 +22,16 @@ def statement_features(codebook: Codebook) -> Any:
     return Features({c: kinds[c] for c in STATEMENT_COLUMNS})
 
 
+def candidate_features(codebook: Codebook) -> Any:
+    """`datasets.Features` of the candidates config: the statements' columns, stance a ClassLabel over the
+    codebook's detection names (the stances, then `no_stance`), and how the pair was formed."""
+    from datasets import ClassLabel, Features, Value
+
+    features = statement_features(codebook)
+    return Features({**features, "stance": ClassLabel(names=codebook.detection_names),
+                     "candidate_source": Value("string")})
+
+
 def mention_features(codebook: Codebook) -> Any:
     """`datasets.Features` of the mentions config: tokens with offsets, BIO tags as a ClassLabel sequence."""
     from datasets import ClassLabel, Features, List, Value

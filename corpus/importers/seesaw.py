@@ -27,7 +27,7 @@ import datetime
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,28 @@ def _mention(name: str, sentence: str, offset: int, entities: dict[str, dict[str
     aliases = name_aliases(name, person, codebook_aliases_of(name, cb_index))
     found = mention_candidates(sentence, name, aliases, surname)
     return Mention(name, [c.shifted(offset) for c in found])
+
+
+def locate_entities(text: str, sentences: Sequence[tuple[int, int]], entities: Sequence[dict[str, Any]],
+                    cb_index: dict[str, list[str]]) -> list[tuple[int, str, int, int]]:
+    """(sentence index, entity name, start, end): each listed entity where the importer's rules find it first in
+    each sentence (the same rules that placed the statements' mentions); entities found nowhere are left out."""
+    listed = {str(e["name"]): {"types": list(e.get("types") or [])} for e in entities
+              if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"] not in SPECIAL_NAMES}
+    surnames: dict[str, int] = {}
+    for name, e in listed.items():
+        s = person_surname(name) if "People" in e["types"] else None
+        if s:
+            surnames[s] = surnames.get(s, 0) + 1
+    found = []
+    for k, (start, end) in enumerate(sentences):
+        sentence = text[start:end]
+        for name in listed:
+            mention = _mention(name, sentence, start, listed, surnames, cb_index)
+            if mention.candidates:
+                c = mention.candidates[0]
+                found.append((k, name, c.start, c.end))
+    return found
 
 
 def convert_document(
