@@ -340,7 +340,7 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
     if resume and state.get("status") == "logged":  # killed after the run ended, before the registry: register
         assert out is not None
         tracking.end_finished(state["run_id"])
-        return _register(config, state, out, lineage, none_label, started, notes)
+        return _register(config, state, out, lineage, none_label, started, notes, resumed=True)
     checkpoint = _last_checkpoint(out / "checkpoints") if out is not None else None
 
     run_name = f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -444,7 +444,7 @@ def _summary_state(s: RunSummary) -> dict[str, Any]:
 
 
 def _register(config: TrainConfig, state: dict[str, Any], out: Path, lineage: Lineage, none_label: str | None,
-              started: float, notes: list[str]) -> RunSummary:
+              started: float, notes: list[str], resumed: bool = False) -> RunSummary:
     """After the run ended FINISHED: register its model (once), move its dataset lineage's champion when it is
     better, record the outcome on the run and in run.json."""
     from training import tracking
@@ -454,7 +454,7 @@ def _register(config: TrainConfig, state: dict[str, Any], out: Path, lineage: Li
                          s["input_form"], s["dataset"], s["digest"], s["train_rows"], s["validation_rows"],
                          s["metrics"], state.get("history", []), Path(s["model_dir"]),
                          samples_per_second=s["samples_per_second"], best_epoch=s["best_epoch"],
-                         resumed=state.get("status") == "logged" or bool(state.get("resumed")), extra=dict(s["extra"]))
+                         resumed=bool(state.get("resumed")) or resumed, extra=dict(s["extra"]))
     summary.extra["lineage"] = lineage
     summary.extra["notes"] = notes
     if config.tracking.registry:
