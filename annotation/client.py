@@ -6,7 +6,8 @@ was refused; 403: not allowed; 404: no such object). The SDK's own retries are o
 never repeated after the server may already have acted on it: a non-idempotent call is retried only
 after a connection failure (the request never arrived) or a 429; a timeout, a dropped answer or a 5xx
 (which may come from a gateway after the server acted) stops it with a message to run the command
-again (push and pull resume). Tokens never appear in messages.
+again (push and pull resume). Tokens never appear in messages, and neither does the userinfo of a URL
+(`http://user:password@host`): it is shown as `user:***@` and not sent (the API token authenticates).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 import httpx
 
 from corpus.errors import ServiceError
+from corpus.urls import redact_url, strip_userinfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,13 +36,17 @@ TOKEN_VARS = ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_USER_TOKEN")
 
 @dataclass(frozen=True)
 class Connection:
-    """Where the server is and the token to use (`repr` hides the token)."""
+    """Where the server is and the token to use (`repr` hides the token and any password in the URL)."""
 
     url: str
     token: str = field(repr=False)
     timeout: float = 60.0
     retries: int = 4
     backoff: float = 0.5
+
+    def __repr__(self) -> str:
+        return (f"Connection(url={redact_url(self.url)!r}, timeout={self.timeout!r}, retries={self.retries!r}, "
+                f"backoff={self.backoff!r})")
 
 
 def resolve_connection(url: str | None = None, token: str | None = None, env_file: Path | None = None,
@@ -64,8 +70,8 @@ def resolve_connection(url: str | None = None, token: str | None = None, env_fil
     url = (url or pick(URL_VARS) or DEFAULT_URL).rstrip("/")
     token = token or pick(TOKEN_VARS)
     if not token:
-        raise ServiceError(url, "no API token: set LABEL_STUDIO_API_KEY (or run `python -m annotation serve` "
-                                f"once, which writes one to {env_file})")
+        raise ServiceError(redact_url(url), "no API token: set LABEL_STUDIO_API_KEY (or run `python -m annotation "
+                                            f"serve` once, which writes one to {env_file})")
     return Connection(url, token, **options)
 
 
@@ -94,9 +100,14 @@ class LabelStudioClient:
         from label_studio_sdk import LabelStudio
 
         self.conn = conn
-        self.url = conn.url
+        self.url = redact_url(conn.url)  # what messages show; base_url (no userinfo) is what is called
         self._sleep = sleep
-        self.sdk = LabelStudio(base_url=conn.url, api_key=conn.token, timeout=conn.timeout, max_retries=0)
+        base = strip_userinfo(conn.url)  # httpx would turn userinfo into Basic auth over the token
+        if base != conn.url:
+            log.warning("%s: the user name and password in the URL are not sent (the API token authenticates)",
+                        self.url)
+        self.base_url = base
+        self.sdk = LabelStudio(base_url=base, api_key=conn.token, timeout=conn.timeout, max_retries=0)
 
     # -- the retry / error policy -------------------------------------------------------------
     def call(self, what: str, fn: Callable[..., T], *args: Any, idempotent: bool = True, **kwargs: Any) -> T:
@@ -271,12 +282,12 @@ class LabelStudioClient:
         them and return (user id, their API token)."""
         invite = _dump(self.call("read the invite link", self.sdk.organizations.invites.get_invite_link))
         path = invite["invite_url"]
-        with httpx.Client(base_url=self.url, timeout=self.conn.timeout, follow_redirects=False) as web:
+        with httpx.Client(base_url=self.base_url, timeout=self.conn.timeout, follow_redirects=False) as web:
             self.call("open the sign-up page", web.get, path).raise_for_status()
             resp = self.call("sign up an annotator", web.post, path, idempotent=False,
                              data={"email": email, "password": password,
                                    "csrfmiddlewaretoken": web.cookies.get("csrftoken", "")},
-                             headers={"Referer": self.url + path})
+                             headers={"Referer": self.base_url + path})
             if resp.status_code != 302:
                 raise ServiceError(self.url, f"could not sign up {email} (HTTP {resp.status_code}; the e-mail "
                                              "may exist already or the password be too weak)")
