@@ -106,7 +106,26 @@ class Codebook(_Strict):
             raise ValueError(f"no_stance: {self.no_stance.id!r} is also a stance label")
         if len(self.stance_labels) < 2:
             raise ValueError("stance_labels: at least two labels are needed")
+        self._unambiguous()
         return self
+
+    def _unambiguous(self) -> None:
+        """No surface form (label, alias, example) may normalise, as the gazetteer compares them, to two ids."""
+        from corpus.gazetteer import surface_key  # the gazetteer's own key; imported late (it imports this module)
+
+        forms: list[tuple[str, str, str, str]] = [("actors", "label", a.label, a.id) for a in self.actors]
+        forms += [("actors", "alias", x, a.id) for a in self.actors for x in a.aliases]
+        forms += [("policy_options", "label", p.label, p.id) for p in self.policy_options]
+        forms += [("policy_options", "example", x, p.id) for p in self.policy_options for x in p.examples]
+        seen: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for field, kind, surface, entry_id in forms:
+            key = (field, surface_key(surface))
+            if not key[1]:
+                continue
+            first = seen.setdefault(key, (kind, surface, entry_id))
+            if first[2] != entry_id:
+                raise ValueError(f"{field}: {kind} {surface!r} of {entry_id!r} and {first[0]} {first[1]!r} of "
+                                 f"{first[2]!r} normalise to the same name ({key[1]!r}); one name, two ids")
 
     # Derived views: every consumer reads labels from here, never from its own list.
     @property

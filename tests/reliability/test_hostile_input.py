@@ -294,3 +294,54 @@ def test_predict_csv_neutralises_formulas(majority_model: Path, tmp_path: Path) 
         cells = [c for row in csv.reader(f) for c in row]
     assert "'=cmd|' /C calc'!A0" in cells and "'" + FORMULA in cells
     assert not any(c.startswith(("=", "+", "@")) for c in cells)
+
+
+# -- item 8: an alias or label that normalises to two codebook ids -------------------------------------------------
+def _codebook_with(change: Callable[[dict[str, Any]], None]) -> str:
+    import yaml
+
+    from corpus.codebook import DEFAULT_CODEBOOK
+    from corpus.yamlio import load_yaml
+
+    raw = load_yaml(DEFAULT_CODEBOOK.read_text(encoding="utf-8"), DEFAULT_CODEBOOK)
+    change(raw)
+    return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+
+
+def _shared_alias(raw: dict[str, Any]) -> None:
+    raw["actors"][1]["aliases"] = [*raw["actors"][1].get("aliases", []), raw["actors"][0]["aliases"][0]]
+
+
+def _same_label(raw: dict[str, Any]) -> None:
+    raw["actors"][1]["label"] = "the " + raw["actors"][0]["label"].upper()
+
+
+def _policy_example(raw: dict[str, Any]) -> None:
+    raw["policy_options"][1]["examples"] = [raw["policy_options"][0]["label"].lower()]
+
+
+@pytest.mark.parametrize(("case", "change", "kind"), [("codebook-alias-on-two-actors", _shared_alias, "alias"),
+                                                       ("codebook-label-on-two-actors", _same_label, "label"),
+                                                       ("codebook-example-on-two-options", _policy_example, "")])
+@pytest.mark.parametrize("package", ["corpus", "annotation"])
+def test_ambiguous_codebook_is_refused(case: str, change: Callable[[dict[str, Any]], None], kind: str, package: str,
+                                       tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    from corpus.codebook import load_codebook
+
+    (tmp_path / "cb.yaml").write_text(_codebook_with(change), encoding="utf-8")
+    bundled = load_codebook()
+    first, second = ((bundled.actors[0].id, bundled.actors[1].id) if "actor" in case else
+                     (bundled.policy_options[0].id, bundled.policy_options[1].id))
+    if package == "corpus":
+        make_corpus(tmp_path / "corpus", 1)
+        args = ["validate", "--root", str(tmp_path / "corpus"), "--codebook", str(tmp_path / "cb.yaml")]
+    else:
+        args = ["config", "--codebook", str(tmp_path / "cb.yaml")]
+    before = tree_snapshot(tmp_path)
+    result = CliRunner().invoke(_app(package), args)
+    record_property("entry", f"python -m {package} {args[0]}")
+    assert result.exit_code not in (0, 1), result.output
+    line = one_line_error(result.stderr, result.stdout)
+    record_property("behaviour", f"exit {result.exit_code}: {line.replace(str(tmp_path), '$TMP')}")
+    assert "cb.yaml" in line and first in line and second in line and kind in line, line
+    assert tree_snapshot(tmp_path) == before
