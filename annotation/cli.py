@@ -312,7 +312,9 @@ def label_config(codebook: CodebookOpt = None) -> None:
 
 @app.command()
 def prelabel(
-    model: Annotated[str, typer.Option(help="Stance model folder or MLflow URI (models:/newsstance-stance@champion).")],
+    model: Annotated[str, typer.Option(help="Detector or stance model folder or MLflow URI "
+                                            "(models:/newsstance-detector@champion). A detector pre-fills only "
+                                            "the pairs it detects as statements; a stance model, every pair.")],
     tagger: Annotated[str | None, typer.Option(help="Span tagger folder or MLflow URI (default: the codebook's "
                                                     "alias gazetteer).")] = None,
     project: ProjectOpt = "newsstance",
@@ -340,7 +342,8 @@ def prelabel(
     except NewsstanceError as e:
         fail(e)
     typer.echo(f"project {project!r}: {r.predictions} task(s) pre-labelled with {r.model_version} ({r.spans} spans, "
-               f"{r.relations} relations, {r.tasks_per_second:.2f} tasks/s); skipped {r.skipped_annotated} "
+               f"{r.relations} relations, {r.none_pairs} of {r.pairs} pairs detected as none and left without one, "
+               f"{r.tasks_per_second:.2f} tasks/s); skipped {r.skipped_annotated} "
                f"annotated, {r.skipped_predicted} already pre-labelled")
     for line in r.rejected:
         typer.echo(f"warning: not uploaded: {line}", err=True)

@@ -2,11 +2,14 @@
 predictions on the tasks nobody has annotated yet, each scored so the queue asks about the hardest first.
 
 For every task without a submitted annotation: `training.extract` finds the mentions (tagger, or the
-codebook gazetteer) and the candidate (actor, policy option) pairs and predicts their stances; the
+codebook gazetteer) and the candidate (actor, policy option) pairs, and the model decides each pair; the
 prediction's result holds one span per mention (with its region score), the per-span `actor` / `policy`
-choice where the mention is normalised, and one relation per pair labelled with the predicted stance.
-Its `score` is the task's certainty (see `annotation.queue`), its `model_version` the stance model's
-registry version ("name/version") or MLflow model id. Each prediction is checked against the project's
+choice where the mention is normalised, and one relation per detected statement (one per actor, target and
+sentence) labelled with its stance and scored with its confidence. With a detector, pairs detected as the
+codebook's none get no relation (their spans stay, so an annotator can still link them); with a plain stance
+model every pair is a relation, as before detectors. Its `score` is the task's certainty (see
+`annotation.queue`: stance and, for a detector, detection uncertainty over all pairs), its `model_version` the
+model's registry version ("name/version") or MLflow model id. Each prediction is checked against the project's
 labelling config before upload (the server accepts unknown relation labels and any span label; we do
 not), and predictions go up in batches through one import call per batch.
 
@@ -131,6 +134,8 @@ class PrelabelResult:
     predictions: int = 0
     spans: int = 0
     relations: int = 0
+    pairs: int = 0  # candidate pairs the model decided
+    none_pairs: int = 0  # of them, detected as none: no relation pre-filled
     seconds: float = 0.0
     queue: list[QueueEntry] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
@@ -209,13 +214,16 @@ def prelabel_project(client: LabelStudioClient, extractor: Extractor, project: s
             if problems:
                 result.rejected.append(f"task {task['id']} ({article_id}): " + "; ".join(problems[:3]))
                 continue
-            uncertainty = task_uncertainty([list(s.probabilities.values()) for s in art.statements],
-                                           strategy, aggregate)  # type: ignore[arg-type]
+            uncertainty = task_uncertainty([list(p.stance_probabilities.values()) for p in art.pairs],
+                                           strategy, aggregate,  # type: ignore[arg-type]
+                                           [p.p_statement for p in art.pairs], extractor.threshold)
             upload.append({"task": int(task["id"]), "result": res, "score": prediction_score(uncertainty),
                            "model_version": version})
-            result.queue.append(QueueEntry(int(task["id"]), article_id, uncertainty, len(art.statements)))
+            result.queue.append(QueueEntry(int(task["id"]), article_id, uncertainty, len(art.pairs), n_rel))
             result.spans += sum(1 for r in res if r.get("from_name") == MENTION_NAME)
             result.relations += n_rel
+            result.pairs += len(art.pairs)
+            result.none_pairs += len(art.pairs) - art.detected
             if replace:
                 for old in task.get("predictions") or []:
                     if isinstance(old, dict) and str(old.get("model_version")) == version and old.get("id"):
@@ -228,8 +236,9 @@ def prelabel_project(client: LabelStudioClient, extractor: Extractor, project: s
     if set_queue and result.predictions:
         apply_queue(client, project_id, version)
     result.seconds = time.perf_counter() - started
-    log.info("prelabelled %d task(s) of project %s with %s (%d spans, %d relations)", result.predictions,
-             project, version, result.spans, result.relations)
+    log.info("prelabelled %d task(s) of project %s with %s (%d spans, %d relations; %d of %d pairs detected as "
+             "none)", result.predictions, project, version, result.spans, result.relations, result.none_pairs,
+             result.pairs)
     return result
 
 

@@ -14,6 +14,11 @@ A task's uncertainty is taken over its candidate (actor, policy option) pairs: p
 (1 - (p1 - p2)), the normalised entropy or the least confidence of the stance probabilities, then the
 pairs' maximum (default: one hard pair makes a task worth asking about) or mean. A task with no pair
 gets uncertainty 0: nothing to ask about, so it comes last.
+
+With a detector (a P(statement) per pair and the threshold chosen on validation), a pair is also uncertain
+when it sits near the threshold: its detection uncertainty is 1 - |p - t| / max(t, 1 - t) (1 at the threshold,
+0 at certainty either way), and the pair counts the larger of that and, for a pair detected as a statement,
+its stance uncertainty (a pair detected as none is pre-filled with no relation, so its stance is moot).
 """
 
 from __future__ import annotations
@@ -52,12 +57,27 @@ def pair_uncertainty(probs: Sequence[float], strategy: Strategy = "margin") -> f
     return min(max(value, 0.0), 1.0)
 
 
+def detection_uncertainty(p_statement: float, threshold: float) -> float:
+    """Uncertainty in [0, 1] of a statement-or-none decision: 1 at the threshold, 0 at P(statement) 0 or 1."""
+    t = min(max(float(threshold), 0.0), 1.0)
+    span = max(t, 1.0 - t)
+    return min(max(1.0 - abs(float(p_statement) - t) / span, 0.0), 1.0) if span > 0 else 0.0
+
+
 def task_uncertainty(pair_probs: Sequence[Sequence[float]], strategy: Strategy = "margin",
-                     aggregate: Aggregate = "max") -> float:
-    """Uncertainty of a task from its pairs' stance distributions; 0 for a task with no pair."""
+                     aggregate: Aggregate = "max", p_statements: Sequence[float] | None = None,
+                     threshold: float | None = None) -> float:
+    """Uncertainty of a task from its pairs' stance distributions and, for a detector (`p_statements` and its
+    `threshold`), their detection uncertainty (see the module docstring); 0 for a task with no pair."""
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate {aggregate!r} is not one of {', '.join(AGGREGATES)}")
-    values = [pair_uncertainty(p, strategy) for p in pair_probs]
+    if threshold is None or p_statements is None:
+        values = [pair_uncertainty(p, strategy) for p in pair_probs]
+    else:
+        if len(p_statements) != len(pair_probs):
+            raise ValueError(f"{len(p_statements)} P(statement) values for {len(pair_probs)} pairs")
+        values = [max(detection_uncertainty(q, threshold), pair_uncertainty(p, strategy) if q >= threshold else 0.0)
+                  for p, q in zip(pair_probs, p_statements, strict=True)]
     if not values:
         return 0.0
     return max(values) if aggregate == "max" else sum(values) / len(values)
@@ -76,6 +96,7 @@ class QueueEntry:
     article_id: str
     uncertainty: float
     pairs: int
+    statements: int | None = None  # pairs pre-filled as relations (None: not recorded)
 
     @property
     def score(self) -> float:
@@ -89,9 +110,10 @@ def order_queue(entries: Sequence[QueueEntry]) -> list[QueueEntry]:
 
 def queue_markdown(entries: Sequence[QueueEntry], limit: int = 20) -> str:
     """The head of the queue as a Markdown table."""
-    lines = ["| # | task | article | uncertainty | pairs |", "|---|---|---|---|---|"]
+    lines = ["| # | task | article | uncertainty | pairs | relations |", "|---|---|---|---|---|---|"]
     for n, e in enumerate(order_queue(entries)[:limit], 1):
-        lines.append(f"| {n} | {e.task_id} | {e.article_id} | {e.uncertainty:.3f} | {e.pairs} |")
+        relations = "" if e.statements is None else str(e.statements)
+        lines.append(f"| {n} | {e.task_id} | {e.article_id} | {e.uncertainty:.3f} | {e.pairs} | {relations} |")
     return "\n".join(lines)
 
 

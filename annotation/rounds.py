@@ -11,7 +11,9 @@ may redraw a region). Per predicted item:
   ends were matched to with the same stance and qualifiers; **corrected** when it links them with
   other labels (or the other way round); **deleted** when it does not link them.
 
-Annotated items no prediction matched are counted as **added** (the annotators' own work).
+Annotated items no prediction matched are counted as **added** (the annotators' own work). For the relations
+prelabel pre-filled (with a detector: only the pairs it detected as statements), `KeptReport.prefilled` says
+how many annotators kept (accepted as predicted, or kept with another stance) and how many they deleted.
 `run_round` chains pull, build, train, evaluate and prelabel (see its docstring).
 """
 
@@ -101,6 +103,12 @@ class KeptReport:
             out.append(row)
         return out
 
+    def prefilled(self) -> dict[str, int]:
+        """The pre-filled relations and what annotators did with them: kept (= accepted + corrected), deleted."""
+        t = self.totals("relation")
+        return {"prefilled": t[ACCEPTED] + t[CORRECTED] + t[DELETED], "kept": t[ACCEPTED] + t[CORRECTED],
+                "accepted": t[ACCEPTED], "corrected": t[CORRECTED], "deleted": t[DELETED], "added": t[ADDED]}
+
     def totals(self, kind: str) -> dict[str, int]:
         return {o: sum(n for (k, _, oo), n in self.counts.items() if k == kind and oo == o) for o in (*OUTCOMES, ADDED)}
 
@@ -118,10 +126,16 @@ class KeptReport:
             if predicted:
                 out[f"kept_{kind}_accepted_share"] = round(t[ACCEPTED] / predicted, 4)
         out["kept_tasks"] = float(self.tasks)
+        pre = self.prefilled()
+        out["kept_relation_prefilled"], out["kept_relation_kept"] = float(pre["prefilled"]), float(pre["kept"])
         return out
 
     def markdown(self) -> str:
-        lines = [f"Pre-annotations kept on {self.tasks} task(s), {self.annotations} annotation(s):", "",
+        pre = self.prefilled()
+        lines = [f"Pre-annotations kept on {self.tasks} task(s), {self.annotations} annotation(s).", "",
+                 f"Pre-filled relations: {pre['prefilled']}; annotators kept {pre['kept']} ({pre['accepted']} as "
+                 f"predicted, {pre['corrected']} with another stance or direction) and deleted {pre['deleted']}; "
+                 f"they added {pre['added']} of their own.", "",
                  "| kind | label | predicted | accepted | corrected | deleted | added | kept |",
                  "|---|---|---|---|---|---|---|---|"]
         for r in self.rows():
@@ -285,10 +299,12 @@ class RoundResult:
         return "\n".join(lines).rstrip() + "\n"
 
 
-def _empty_split(dataset: Path, split: str) -> bool:
+def _empty_split(dataset: Path, split: str, config: str = "statements") -> bool:
     from datasets import load_from_disk
 
-    dd = load_from_disk(str(dataset / "statements"))
+    if not (dataset / config).is_dir():
+        return True
+    dd = load_from_disk(str(dataset / config))
     return split not in dd or len(dd[split]) == 0
 
 
@@ -341,7 +357,7 @@ def run_round(options: RoundOptions, client: Any = None) -> RoundResult:
     built = build_dataset(BuildOptions(out=dataset, sources=[Path(pulled.path), *options.sources]))
     notes += list(built.notes)
     overrides = list(options.stance_overrides)
-    if _empty_split(dataset, stance_cfg.data.validation_split):
+    if _empty_split(dataset, stance_cfg.data.validation_split, stance_cfg.data.config):
         notes.append("the validation split is empty (too few articles): the model was selected on train; "
                      "its validation score is optimistic")
         overrides.append(f"data.validation_split={stance_cfg.data.train_split}")

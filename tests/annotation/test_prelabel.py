@@ -150,3 +150,64 @@ def test_prelabel_options_are_checked_before_any_call(extractor: Extractor, kwar
 
     with pytest.raises(InputError, match=flag):
         prelabel_project(None, extractor, "p", **kwargs)  # type: ignore[arg-type]
+
+
+DETECT = ("Claudia Sheinbaum rejects US troops on Mexican soil. Donald Trump visited a school on Monday; "
+          "extradition of cartel leaders came up later in the news.\n"
+          "Donald Trump backs stronger border security. Reporters followed The Heritage Foundation; separately, "
+          "experts discussed US troops on Mexican soil.")
+
+
+def train_fixture_detector(root: Path) -> Path:
+    """A TF-IDF detector (`detector_tfidf`) trained on a small candidates dataset of the real schema (statement
+    templates and co-occurring pairs without a statement), tracked in a temporary MLflow store; its folder."""
+    from datasets import ClassLabel, Dataset, DatasetDict, load_from_disk
+
+    from tests.training.conftest import save_statements, statement_rows
+    from tests.training.test_detector import candidate_rows
+    from training.config import load_config
+    from training.run import train
+
+    dataset = root / "dataset"
+    splits = {"train": 48, "validation": 16}
+    save_statements(dataset, {s: statement_rows(s, n) for s, n in splits.items()})
+    features = load_from_disk(str(dataset / "statements"))["train"].features.copy()
+    features["stance"] = ClassLabel(names=load_codebook().detection_names)
+    DatasetDict({s: Dataset.from_list(candidate_rows(s, n), features=features) for s, n in splits.items()}
+                ).save_to_disk(str(dataset / "candidates"))
+    cfg, file = load_config("detector_tfidf", [f"output_dir={root / 'runs'}", "tracking.registered_model=prelabel-det",
+                                               "sklearn.min_df=1", "sklearn.c_grid=[1.0, 10.0]"])
+    summary = train(cfg, file, dataset=str(dataset), tracking_uri=f"sqlite:///{root / 'mlflow.db'}", progress=False)
+    return Path(summary.model_dir)
+
+
+@pytest.mark.labelstudio
+def test_a_detector_prefills_only_detected_pairs_and_none_pairs_get_no_relation(label_studio: Any,
+                                                                                 tmp_path: Path) -> None:
+    from annotation.client import Connection, LabelStudioClient
+    from training.extract import load_extractor
+
+    extractor = load_extractor(str(train_fixture_detector(tmp_path)))
+    assert extractor.kind == "detector" and extractor.threshold is not None
+    (art,) = extractor.run([("detect", DETECT)])
+    none_pairs = {(p.candidate.actor.text, p.candidate.policy.start) for p in art.pairs if not p.is_statement}
+    detected = {(s.candidate.actor.text, s.candidate.policy.start) for s in art.statements}
+    assert len(art.pairs) == 4 and none_pairs and detected  # both outcomes occur on this text
+    client = LabelStudioClient(Connection(label_studio.url, label_studio.token))
+    project = client.create_project("prelabel-detector", build_label_config(extractor.codebook), "guideline")
+    (task_id,) = client.import_tasks(project["id"], [{"data": {"text": DETECT, "article_id": "detect"}}])
+    result = prelabel_project(client, extractor, "prelabel-detector")
+    assert (result.predictions, result.pairs, result.none_pairs) == (1, 4, len(none_pairs))
+    assert result.relations == len(detected)
+    (pred,) = client.get_task(task_id)["predictions"]
+    spans = {i["id"]: i["value"] for i in pred["result"] if i["type"] == "labels"}
+    assert len(spans) == len(art.mentions) >= 6  # every mention is a region, also those only in none pairs
+    linked = {(spans[r["from_id"]]["text"], spans[r["to_id"]]["start"]): r for r in pred["result"]
+              if r["type"] == "relation"}
+    assert set(linked) == detected and not set(linked) & none_pairs  # none pairs: no relation
+    for s in art.statements:
+        rel = linked[(s.candidate.actor.text, s.candidate.policy.start)]
+        assert rel["labels"] == [s.stance] and rel["score"] == round(s.confidence, 4)
+    # the queue counts detection uncertainty: the task's score is its certainty over all four pairs
+    (entry,) = result.queue
+    assert (entry.pairs, entry.statements) == (4, len(detected)) and pred["score"] == pytest.approx(entry.score)

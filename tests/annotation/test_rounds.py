@@ -50,6 +50,20 @@ def test_accepted_corrected_deleted_and_added() -> None:
     metrics = report.metrics()
     assert metrics["kept_span_accepted"] == 1 and metrics["kept_span_deleted"] == 1
     assert metrics["kept_relation_accepted_share"] == round(1 / 3, 4)
+    # three relations were pre-filled: one kept as predicted, one kept with another stance, one deleted
+    assert report.prefilled() == {"prefilled": 3, "kept": 2, "accepted": 1, "corrected": 1, "deleted": 1,
+                                  "added": 1}
+    assert (metrics["kept_relation_prefilled"], metrics["kept_relation_kept"]) == (3.0, 2.0)
+    assert ("Pre-filled relations: 3; annotators kept 2 (1 as predicted, 1 with another stance or direction) "
+            "and deleted 1; they added 1 of their own.") in report.markdown()
+
+
+def test_a_detectors_prediction_without_relations_for_none_pairs_counts_only_what_it_prefilled() -> None:
+    # the detector left the Washington pair without a relation; the annotator adds it, deletes nothing
+    detected = [i for i in _predicted() if not (i.get("type") == "relation" and i["from_id"] == "w")]
+    report = compare_result(detected, _predicted())
+    assert report.prefilled() == {"prefilled": 2, "kept": 2, "accepted": 2, "corrected": 0, "deleted": 0,
+                                  "added": 1}
 
 
 def test_all_accepted_when_the_annotator_submits_the_prediction_unchanged() -> None:
