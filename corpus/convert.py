@@ -56,6 +56,7 @@ MISSING_SPAN = "relation_missing_span"
 OUTSIDE_CODEBOOK = "label_outside_codebook"
 OUT_OF_RANGE = "offsets_out_of_range"
 TEXT_MISMATCH = "span_text_mismatch"
+AMBIGUOUS_OFFSETS = "ambiguous_offsets"  # no value.text, and code-point and UTF-16 offsets differ there
 WRONG_ENDS = "relation_wrong_span_types"
 OVERLAP = "overlapping_span"
 UNKNOWN_ITEM = "unknown_item"
@@ -328,6 +329,7 @@ class _AnnotationView:
         self.statements: list[tuple[int, dict[str, Any]]] = []
         self.labels: dict[str, str] = {}
         text, self._utf16 = doc.text, None
+        self._convention = _offset_convention(ann["result"], text)
         for n, item in enumerate(ann["result"]):
             if not isinstance(item, dict):
                 reject("item", MALFORMED, "result item is not a JSON object", item=n, annotation=ann)
@@ -360,7 +362,8 @@ class _AnnotationView:
               ann: dict[str, Any]) -> None:
         start, end, labels = value.get("start"), value.get("end"), value.get("labels")
         problem: tuple[str, str] | None = None
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+        in_range = isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)
+        if not in_range:  # past the end as code points: UTF-16 units, where they fit
             if isinstance(start, int) and isinstance(end, int) and 0 <= start < end:
                 mapped = self._from_utf16(start, end, value.get("text"), text)
                 if mapped:
@@ -368,6 +371,12 @@ class _AnnotationView:
             if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
                 problem = (OUT_OF_RANGE, f"span {sid}: offsets {start}..{end} outside the text "
                                          f"(length {len(text)})")
+        if problem is None and in_range and value.get("text") is None:
+            decided = self._unchecked(sid, start, end, text)
+            if decided is not None and isinstance(decided[0], int):
+                start, end = decided
+            elif decided is not None:
+                problem = decided
         if problem is None and value.get("text") is not None and text[start:end] != value["text"]:
             mapped = self._from_utf16(start, end, value["text"], text)
             if mapped:
@@ -388,14 +397,56 @@ class _AnnotationView:
         else:
             self.spans[sid] = _Span(start, end, labels[0], text[start:end])
 
+    def _unchecked(self, sid: str, start: int, end: int, text: str) -> tuple[Any, Any] | None:
+        """Offsets with no value.text to check them against: where code points and UTF-16 units index different
+        characters, the annotation's other spans decide (its convention); else a (reason, detail) problem."""
+        as_utf16 = self._from_utf16(start, end, None, text) if utf16_index(text) else None
+        if as_utf16 is None or as_utf16 == (start, end) or self._convention == "codepoint":
+            return None
+        if self._convention == "utf16":
+            return as_utf16
+        return (AMBIGUOUS_OFFSETS, f"span {sid}: no value.text, and offsets {start}..{end} read "
+                                   f"{text[start:end]!r} as code points but {text[as_utf16[0]:as_utf16[1]]!r} as "
+                                   "UTF-16 units (characters outside the BMP come before); no other span of the "
+                                   "annotation settles which the export uses")
+
     def _from_utf16(self, start: int, end: int, expected: Any, text: str) -> tuple[int, int] | None:
         if self._utf16 is None:
             self._utf16 = utf16_index(text) or []
         m = self._utf16
         if not m or end >= len(m):
             return None
+        if _splits_pair(m, start) or _splits_pair(m, end):
+            return None  # inside a surrogate pair: not a UTF-16 offset of a character boundary
         s, e = m[start], m[end]
         return (s, e) if expected is None or text[s:e] == expected else None
+
+
+def _splits_pair(mapping: list[int], k: int) -> bool:
+    """UTF-16 unit `k` is the second half of a surrogate pair (it maps to the same character as unit k-1)."""
+    return 0 < k < len(mapping) - 1 and mapping[k] == mapping[k - 1]
+
+
+def _offset_convention(result: Any, text: str) -> str | None:
+    """'utf16' or 'codepoint' when the spans that carry value.text agree on how their offsets count (only
+    spans where the two counts differ are evidence), else None."""
+    mapping = utf16_index(text)
+    if not mapping or not isinstance(result, list):
+        return None
+    votes: set[str] = set()
+    for item in result:
+        value = item.get("value") if isinstance(item, dict) and item.get("type") == "labels" else None
+        if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+            continue
+        start, end, want = value.get("start"), value.get("end"), value["text"]
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
+            continue
+        as_cp = end <= len(text) and text[start:end] == want
+        as_u16 = (end < len(mapping) and not _splits_pair(mapping, start) and not _splits_pair(mapping, end)
+                  and text[mapping[start]:mapping[end]] == want)
+        if as_cp != as_u16:
+            votes.add("codepoint" if as_cp else "utf16")
+    return votes.pop() if len(votes) == 1 else None
 
 
 def _str_or_none(value: Any) -> str | None:

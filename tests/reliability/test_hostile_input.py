@@ -345,3 +345,50 @@ def test_ambiguous_codebook_is_refused(case: str, change: Callable[[dict[str, An
     record_property("behaviour", f"exit {result.exit_code}: {line.replace(str(tmp_path), '$TMP')}")
     assert "cb.yaml" in line and first in line and second in line and kind in line, line
     assert tree_snapshot(tmp_path) == before
+
+
+# -- item 9: UTF-16 offsets without value.text -----------------------------------------------------------------------
+UTF16_TEXT = "Mexico says no\n\nClaudia Sheinbaum 😀 rejected deploy American troops today."
+
+
+def _utf16_items(with_text: str | None) -> list[dict[str, Any]]:
+    """Actor 'Claudia Sheinbaum' (before the emoji) and a policy span after it at UTF-16 offsets, without text;
+    `with_text`: a third span (after the emoji, UTF-16 or code-point offsets) that carries its text."""
+    from corpus.tasks import relation_item, span_items
+
+    text = UTF16_TEXT
+    a = text.index("Claudia Sheinbaum")
+    p = text.index("deploy American troops")
+    items = [*span_items("a1", a, a + 17, "Claudia Sheinbaum", "Actor", "claudia_sheinbaum"),
+             *span_items("p1", p + 1, p + 1 + 22, "deploy American troops", "Policy", "us_troops_in_mexico"),
+             relation_item("a1", "p1", "oppose")]
+    items[2]["value"].pop("text")  # the policy span: offsets only, in UTF-16 units (the emoji counts 2)
+    if with_text:
+        t = text.index("today")
+        shift = 1 if with_text == "utf16" else 0
+        items += span_items("a2", t + shift, t + shift + 5, "today", "Actor", "claudia_sheinbaum")
+    return items
+
+
+@pytest.mark.parametrize("evidence", [None, "utf16", "codepoint"])
+def test_utf16_offsets_without_text(evidence: str | None, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "span offsets without value.text after a character outside the BMP: decided by the "
+                               "annotation's other spans (UTF-16 or code points), else rejected with the reason")
+    from corpus.codebook import load_codebook
+    from corpus.convert import Document, Scheme, convert_task
+
+    task = {"id": 7, "data": {"text": UTF16_TEXT}, "annotations": [
+        {"id": 1, "completed_by": 1, "was_cancelled": False, "result": _utf16_items(evidence)}]}
+    conv = convert_task(task, Document("art", UTF16_TEXT, {}), Scheme.from_codebook(load_codebook()),
+                        source="export.json")
+    if evidence == "utf16":
+        (row,) = conv.statements
+        assert row["policy_mention"] == "deploy American troops", row["policy_mention"]
+    elif evidence == "codepoint":  # the export counts code points: the offsets are taken as they are (shifted)
+        (row,) = conv.statements
+        assert row["policy_mention"] == UTF16_TEXT[UTF16_TEXT.index("deploy") + 1:][:22]
+    else:
+        assert not conv.statements
+        spans = [r for r in conv.rejections if r.get("item") == "p1"]
+        assert spans and "UTF-16" in spans[0]["detail"] and "no value.text" in spans[0]["detail"], conv.rejections
+        record_property("outcome", spans[0]["detail"])
