@@ -31,11 +31,15 @@ from corpus.sources import Item, Source, read_sources
 from corpus.sources import read_export as read_export  # re-exported, with read_sources
 from corpus.splits import (
     DEFAULT_RATIOS,
+    SPLIT_BY,
     SPLITS,
+    TARGET_PREFIX,
     Group,
     Manifest,
     assign_splits,
+    assign_target_splits,
     check_no_straddle,
+    check_targets_disjoint,
     load_manifest,
     manifest_text,
 )
@@ -67,8 +71,11 @@ class BuildOptions:
     agreement: Path | None = None
     codebook: Path | None = None
     ratios: tuple[float, float, float] = DEFAULT_RATIOS
+    split_by: str = "group"  # group: by story or article; target: whole targets held out
 
     def __post_init__(self) -> None:
+        if self.split_by not in SPLIT_BY:
+            raise InputError("--split-by", f"must be one of {', '.join(SPLIT_BY)}, got {self.split_by!r}")
         if self.context_window < 0:
             raise InputError("--context-window", f"must be 0 or more, got {self.context_window}")
 
@@ -196,15 +203,23 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     if relations_in != len(statements) + rejected:  # the lossless promise, checked on the whole build
         raise RuntimeError(f"{relations_in} relations read but {len(statements)} converted + {rejected} rejected")
 
-    manifest = _split(articles, statements, options)
+    if options.split_by == "target":
+        manifest = _target_split(articles, statements, candidates, options)
+        row_split = lambda row: manifest.split_of_target(row["policy_label"])  # noqa: E731
+    else:
+        manifest = _split(articles, statements, options)
+        row_split = lambda row: manifest.split_of(row["article_id"])  # noqa: E731
     by_split: dict[str, dict[str, list[dict[str, Any]]]] = {c: {s: [] for s in SPLITS} for c in configs}
     for row in articles:
         row["split"] = manifest.split_of(row["id"])
         by_split["articles"][row["split"]].append(row)
     for row in statements:
-        by_split["statements"][manifest.split_of(row["article_id"])].append(row)
+        by_split["statements"][row_split(row)].append(row)
     for row in candidates:
-        by_split["candidates"][manifest.split_of(row["article_id"])].append(row)
+        by_split["candidates"][row_split(row)].append(row)
+    if options.split_by == "target":
+        check_targets_disjoint({s: by_split["statements"][s] + by_split.get("candidates", {}).get(s, [])
+                                for s in SPLITS})
     blocks: dict[str, list[MentionBlock]] = {s: [] for s in SPLITS}
     for block in mentions:
         blocks[manifest.split_of(block.article_id)].append(block)
@@ -225,7 +240,10 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     stance_counts = {s: Counter({codebook.stance_names[k]: n for k, n in
                                  Counter(map(operator.itemgetter("stance"), by_split["statements"][s])).items()})
                      for s in SPLITS}
-    groups_per_split = Counter(manifest.groups[g] for g in {r["group"] for r in articles})
+    if options.split_by == "target":  # the held-out units are targets
+        groups_per_split = Counter(v for g, v in manifest.groups.items() if g.startswith(TARGET_PREFIX))
+    else:
+        groups_per_split = Counter(manifest.groups[g] for g in {r["group"] for r in articles})
     empty = [s for s in SPLITS if sizes["statements"][s] == 0]
     notes = _notes(empty, groups_per_split, sizes)
     reasons = Counter(r["reason"] for r in rejections)
@@ -236,6 +254,7 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         title=f"newsstance: {codebook.name}", codebook_name=codebook.name, codebook_version=codebook.version,
         features={c: features[c]._to_yaml_list() for c in configs}, sizes=sizes, stance_counts=stance_counts,
         digest="", seed=manifest.seed, ratios=manifest.ratios, context_window=options.context_window,
+        split_by=options.split_by,
         groups=dict(groups_per_split), split_notes=notes, relations_in=relations_in, rejections=reasons,
         rejected_relations=rejected_by_reason,
         sources=[{"kind": s.kind, "path": str(s.path), "sha256": s.sha256, "files": len(s.files),
@@ -316,6 +335,25 @@ def _split(articles: list[dict[str, Any]], statements: list[dict[str, Any]], opt
                              _previous_manifest(options), where=str(options.manifest or "splits"))
     check_no_straddle(group_of, manifest)
     return manifest
+
+
+def _target_split(articles: list[dict[str, Any]], statements: list[dict[str, Any]],
+                  candidates: list[dict[str, Any]], options: BuildOptions) -> Manifest:
+    """Whole targets held out (`corpus.splits.assign_target_splits`); articles follow most of their rows."""
+    targets: dict[str, Counter] = {}
+    article_rows: dict[str, list[str]] = {row["id"]: [] for row in articles}
+    for row in statements:
+        targets.setdefault(row["policy_label"], Counter())[row["stance"]] += 1
+        article_rows[row["article_id"]].append(row["policy_label"])
+    for row in candidates:
+        if row["candidate_source"] != "gold":  # gold rows are the statements, counted above
+            targets.setdefault(row["policy_label"], Counter())["none"] += 1
+            article_rows[row["article_id"]].append(row["policy_label"])
+    previous = _previous_manifest(options)
+    if previous is not None and previous.split_by != "target" and options.manifest is None:
+        previous = None  # OUT's own manifest of a story split: this build replaces it
+    return assign_target_splits(targets, article_rows, options.seed, options.ratios, previous,
+                                where=str(options.manifest or "--split-by target"))
 
 
 def _notes(empty: list[str], groups: Counter, sizes: dict[str, dict[str, int]]) -> list[str]:

@@ -26,6 +26,10 @@ def build_command(
         help="Split manifest to reuse and update (default: OUT/splits.json of the previous build).")] = None,
     ratios: Annotated[str, typer.Option(help="Target shares of train,validation,test for new groups.")]
         = "0.8,0.1,0.1",
+    split_by: Annotated[str, typer.Option(
+        "--split-by", help="group: by story or event group (else article), keeping the source's splits; target: "
+                           "whole targets (policy_label) held out, no target in two splits, for cross-target "
+                           "scores (refused when the corpus has too few targets).")] = "group",
     agreement: Annotated[Path | None, typer.Option(
         help="Agreement figures (JSON from `python -m annotation agreement --json`) to put in the card.")] = None,
     codebook: Annotated[Path | None, typer.Option(help="Codebook YAML (default: the bundled one).")] = None,
@@ -39,7 +43,7 @@ def build_command(
     try:
         options = BuildOptions(out=out, sources=list(sources or []), seed=seed, context_window=context_window,
                                manifest=manifest, agreement=agreement, codebook=codebook,
-                               ratios=parse_ratios(ratios))
+                               ratios=parse_ratios(ratios), split_by=split_by)
         bar = None
         if progress and sys.stderr.isatty():
             from tqdm import tqdm

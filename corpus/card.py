@@ -103,6 +103,7 @@ class CardData:
     article_label_columns: list[str] = field(default_factory=list)
     agreement: dict[str, Any] | None = None
     agreement_file: str | None = None
+    split_by: str = "group"  # group (story or article) or target (whole targets held out)
     candidate_counts: dict[str, Counter] | None = None  # split -> candidate_source -> rows; None: no candidates
 
 
@@ -125,6 +126,8 @@ def render_card(data: CardData) -> str:
             "digest": data.digest, "digest_method": DIGEST_METHOD,
             "codebook_version": data.codebook_version, "seed": data.seed, "split_ratios": list(data.ratios),
             "context_window": data.context_window,
+            # only when not the default, so the lineage (training.lineage) of earlier builds stays the same
+            **({"split_by": data.split_by} if data.split_by != "group" else {}),
             "sources": [{k: s[k] for k in ("kind", "path", "sha256", "files", "tasks")} for s in data.sources],
             "sizes": data.sizes, "relations_in": data.relations_in,
             "statements": sum(data.sizes["statements"].values()),
@@ -197,6 +200,8 @@ def _candidates(d: CardData) -> str:
 
 
 def _split_section(d: CardData) -> str:
+    if d.split_by == "target":
+        return _target_split_section(d)
     text = (f"## Splits\n\nGrouped by article, and by story or event group where the source gives one (no "
             f"group straddles two splits: the build checks it). Splits given by a source are kept. Other groups "
             f"are assigned greedily, stratified on stance, target shares {'/'.join(f'{r:g}' for r in d.ratios)}, "
@@ -204,6 +209,20 @@ def _split_section(d: CardData) -> str:
             f"sentence(s) each side. The `mentions` config is sentence-level (one row per sentence of each "
             f"annotated article; sentences are joined where a span would cross them), tags "
             f"{', '.join(d.tag_names)}.\n")
+    if d.split_notes:
+        text += "\n" + "\n".join(f"- **Note:** {n}" for n in d.split_notes) + "\n"
+    return text
+
+
+def _target_split_section(d: CardData) -> str:
+    text = (f"## Splits\n\nWhole targets held out (`--split-by target`): every statement and candidate goes to the "
+            f"split of its canonical target (`policy_label`), so no target is in two splits (the build checks it); "
+            f"the source's own splits are set aside. Targets are assigned greedily, stratified on stance (and "
+            f"`none` candidates), target shares {'/'.join(f'{r:g}' for r in d.ratios)}, seed {d.seed}; the "
+            f"`groups` row of Sizes counts targets. An article (its `articles` and `mentions` rows) goes to the "
+            f"split holding most of its rows, so one article's text can be in the statements of two splits, "
+            f"each about different targets. Contexts cover the sentence(s) holding both mentions plus "
+            f"{d.context_window} sentence(s) each side.\n")
     if d.split_notes:
         text += "\n" + "\n".join(f"- **Note:** {n}" for n in d.split_notes) + "\n"
     return text

@@ -5,6 +5,11 @@ article itself, so no story leaks between splits. A split given by the source (S
 Other groups are assigned greedily, largest first, each to the split whose stance counts fall furthest
 behind its target share (stratification on stance); ties are broken by a seeded shuffle. The manifest
 records every group's split, so a rebuild reproduces it and new groups never move old ones.
+
+`--split-by target` (`assign_target_splits`) holds out whole targets instead: the unit is the canonical target
+(`policy_label`) of the statements and candidates, the source's splits are set aside, and every row goes to its
+target's split, so no target is in two splits (`check_targets_disjoint`); an article goes to the split holding
+most of its rows. A corpus with too few targets to fill the splits is refused, never split by hand-waving.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from corpus.errors import InputError
 SPLITS = ("train", "validation", "test")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 MANIFEST_VERSION = 1
+SPLIT_BY = ("group", "target")
+TARGET_PREFIX = "target:"  # manifest group names of held-out targets (split-by target)
+ARTICLE_PREFIX = "article:"  # an article's own pseudo-group there (articles go where most of their rows are)
 _ARTICLES_KEY = "__articles__"  # a pseudo-label so groups without statements spread too
 
 
@@ -42,13 +50,19 @@ class Manifest:
     ratios: tuple[float, float, float] = DEFAULT_RATIOS
     groups: dict[str, str] = field(default_factory=dict)
     articles: dict[str, str] = field(default_factory=dict)
+    split_by: str = "group"
 
     def split_of(self, article_id: str) -> str:
         return self.groups[self.articles[article_id]]
 
+    def split_of_target(self, target: str) -> str:
+        """The split of a held-out target (split-by target)."""
+        return self.groups[TARGET_PREFIX + target]
+
     def to_json(self) -> dict[str, Any]:
-        return {"version": MANIFEST_VERSION, "seed": self.seed, "ratios": list(self.ratios),
-                "groups": dict(sorted(self.groups.items())), "articles": dict(sorted(self.articles.items()))}
+        out = {"version": MANIFEST_VERSION, "seed": self.seed, "ratios": list(self.ratios),
+               "groups": dict(sorted(self.groups.items())), "articles": dict(sorted(self.articles.items()))}
+        return out if self.split_by == "group" else {**out, "split_by": self.split_by}
 
     @classmethod
     def from_json(cls, raw: Any, where: str) -> Manifest:
@@ -64,8 +78,11 @@ class Manifest:
         if orphan:
             raise InputError(where, f"article {orphan[0]!r} names group {raw['articles'][orphan[0]]!r}, "
                                     "which has no split")
+        split_by = raw.get("split_by", "group")
+        if split_by not in SPLIT_BY:
+            raise InputError(where, f"split_by {split_by!r} is not one of {', '.join(SPLIT_BY)}")
         return cls(seed=int(raw.get("seed", 0)), ratios=_ratios(raw.get("ratios", DEFAULT_RATIOS), where),
-                   groups=dict(raw["groups"]), articles=dict(raw["articles"]))
+                   groups=dict(raw["groups"]), articles=dict(raw["articles"]), split_by=split_by)
 
 
 def _ratios(value: Any, where: str) -> tuple[float, float, float]:
@@ -172,6 +189,51 @@ def check_no_straddle(article_groups: dict[str, str], manifest: Manifest, where:
         if seen.setdefault(group, split) != split:
             raise InputError(where, f"group {group!r} straddles {seen[group]} and {split} "
                                     f"(article {article_id!r})")
+
+
+def assign_target_splits(targets: dict[str, Counter], article_rows: dict[str, list[str]], seed: int,
+                         ratios: tuple[float, float, float] = DEFAULT_RATIOS, previous: Manifest | None = None,
+                         where: str = "--split-by target") -> Manifest:
+    """Hold out whole targets: each target (name -> its label counts, `none` included) gets one split, stratified
+    as groups are; each article (id -> the targets of its rows, one entry per row) goes where most of its rows
+    went (ties: train, validation, test). A previous split-by-target manifest keeps its targets' splits.
+
+    Raises InputError when there are fewer targets with statements than splits to fill, or when a split with
+    a share above 0 would get no statement.
+    """
+    wanted = [s for s, r in zip(SPLITS, ratios, strict=True) if r > 0]
+    stated = sorted(t for t, c in targets.items() if any(k != "none" and n for k, n in c.items()))
+    if len(stated) < len(wanted):
+        raise InputError(where, f"{len(stated)} target(s) with statements, too few to fill {', '.join(wanted)} "
+                                "without putting one target in two splits; build without --split-by target")
+    if previous is not None and previous.split_by != "target":
+        raise InputError(where, "the split manifest was made by story or article (split_by group); give a new "
+                                "--manifest or another --out for a target split")
+    groups = [Group(TARGET_PREFIX + t, [], stances=Counter(c)) for t, c in sorted(targets.items())]
+    old = Manifest(previous.seed, previous.ratios, {g: s for g, s in previous.groups.items()
+                                                   if g.startswith(TARGET_PREFIX)}) if previous else None
+    manifest = assign_splits(groups, seed, ratios, old, where)
+    manifest.split_by = "target"
+    empty = [s for s in wanted if not any(manifest.groups[TARGET_PREFIX + t] == s for t in stated)]
+    if empty:
+        raise InputError(where, f"{' and '.join(empty)} would get no statement: {len(stated)} target(s) cannot fill "
+                                f"the shares {'/'.join(f'{r:g}' for r in ratios)} without splitting one")
+    for article, row_targets in sorted(article_rows.items()):
+        votes = Counter(manifest.groups[TARGET_PREFIX + t] for t in row_targets)
+        split = max(SPLITS, key=lambda s: votes[s]) if votes else SPLITS[0]
+        manifest.groups[ARTICLE_PREFIX + article] = split
+        manifest.articles[article] = ARTICLE_PREFIX + article
+    return manifest
+
+
+def check_targets_disjoint(rows_by_split: dict[str, list[dict[str, Any]]], where: str = "--split-by target") -> None:
+    """Fail if any target (policy_label) has rows in more than one split (the guarantee of a target split)."""
+    seen: dict[str, str] = {}
+    for split, rows in rows_by_split.items():
+        for row in rows:
+            target = row["policy_label"]
+            if seen.setdefault(target, split) != split:
+                raise InputError(where, f"target {target!r} is in {seen[target]} and {split} (row {row['id']!r})")
 
 
 def manifest_text(manifest: Manifest) -> str:

@@ -118,3 +118,76 @@ def test_bad_ratios(text: str) -> None:
     with pytest.raises(InputError, match="--ratios"):
         parse_ratios(text)
     assert parse_ratios("0.7,0.15,0.15") == (0.7, 0.15, 0.15)
+
+
+# --- split-by target (issue 14): whole targets held out ------------------------------------------------------
+
+def _targets(n: int) -> tuple[dict[str, Counter], dict[str, list[str]]]:
+    """n targets spread over articles that each mention three of them (so articles hold several targets)."""
+    targets = {f"t{i:03d}": Counter(support=1 + i % 4, oppose=2 + i % 3, none=i % 5) for i in range(n)}
+    articles = {f"a{j:03d}": [f"t{(j + k) % n:03d}" for k in range(3)] for j in range(n)}
+    return targets, articles
+
+
+def test_target_split_never_puts_one_target_in_two_splits() -> None:
+    from corpus.splits import assign_target_splits, check_targets_disjoint
+
+    targets, articles = _targets(40)
+    m = assign_target_splits(targets, articles, seed=3)
+    assert m.split_by == "target" and m.to_json()["split_by"] == "target"
+    rows = {s: [] for s in ("train", "validation", "test")}
+    for article, ts in articles.items():  # every row of every article goes where its target went
+        for t in ts:
+            rows[m.split_of_target(t)].append({"id": f"{article}/{t}", "policy_label": t})
+    check_targets_disjoint(rows)
+    by_target: dict[str, set[str]] = {}
+    for split, rs in rows.items():
+        for r in rs:
+            by_target.setdefault(r["policy_label"], set()).add(split)
+    assert all(len(s) == 1 for s in by_target.values()) and len(by_target) == 40
+    assert all(rows[s] for s in rows)  # every split filled
+    assert set(m.articles) == set(articles) and all(m.split_of(a) in rows for a in articles)
+    assert assign_target_splits(*_targets(40), seed=3).to_json() == m.to_json()  # deterministic
+    again = Manifest.from_json(m.to_json(), "m")
+    assert again.split_by == "target"
+    targets[("t999")] = Counter(support=9)
+    kept = assign_target_splits(targets, articles, seed=99, previous=again)
+    assert all(kept.split_of_target(t) == m.split_of_target(t) for t in _targets(40)[0])
+
+
+def test_the_leak_check_names_a_target_in_two_splits() -> None:
+    from corpus.splits import check_targets_disjoint
+
+    with pytest.raises(InputError, match="'wall' is in train and test"):
+        check_targets_disjoint({"train": [{"id": "r1", "policy_label": "wall"}],
+                                "test": [{"id": "r2", "policy_label": "wall"}]})
+
+
+def test_too_few_targets_is_refused_not_faked() -> None:
+    from corpus.splits import assign_target_splits
+
+    with pytest.raises(InputError, match="2 target\\(s\\) with statements, too few to fill train, validation, test"):
+        assign_target_splits({"a": Counter(support=3), "b": Counter(oppose=1), "c": Counter(none=5)},
+                             {"x": ["a", "b", "c"]}, seed=0)
+    with pytest.raises(InputError, match="split_by group"):
+        assign_target_splits(*_targets(10), seed=0, previous=assign_splits(groups(5), seed=0))
+
+
+def test_build_split_by_target_on_seesaw_mini(tmp_path) -> None:
+    from datasets import load_from_disk
+
+    from corpus.build import BuildOptions, build_dataset
+    from corpus.importers.seesaw import import_seesaw
+    from tests.fixtures.seesaw_mini import mini_dir
+
+    src = tmp_path / "imp"
+    import_seesaw(mini_dir(), src)
+    out = tmp_path / "ds"
+    result = build_dataset(BuildOptions(out=out, sources=[src], split_by="target", ratios=(0.5, 0.25, 0.25)))
+    assert all(result.sizes["statements"].values())
+    seen: dict[str, str] = {}
+    for config in ("statements", "candidates"):
+        for split, ds in load_from_disk(str(out / config)).items():
+            for t in ds["policy_label"]:
+                assert seen.setdefault(t, split) == split, t
+    assert "split_by: target" in (out / "README.md").read_text(encoding="utf-8")
