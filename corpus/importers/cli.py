@@ -17,6 +17,7 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Folder to write: articles/,
                                                     "import-summary.json. Written whole or not at all; an "
                                                     "existing folder is replaced only if an import made it.")]
 CodebookOpt = Annotated[Path | None, typer.Option("--codebook", help="Codebook YAML (default: the bundled one).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar; only the summary and errors.")]
 
 
 def _fail(err: NewsstanceError) -> None:
@@ -55,6 +56,7 @@ def seesaw(
         help="Release archive to download instead of GitHub's zip of launchnlp/SEESAW: an http(s) or file:// "
              "URL, or a local .zip path.")] = None,
     codebook: CodebookOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """SEESAW: 609 news articles with 10,619 sentence-level (subject, POS|NEG, object) statements."""
     from corpus.codebook import load_codebook
@@ -66,7 +68,8 @@ def seesaw(
             if not download:
                 raise NewsstanceError(None, "no SEESAW folder: pass DIR, set SEESAW_DIR, or add --download")
             directory = fetch_seesaw(cache, url)
-        result = import_seesaw(directory, out, load_codebook(codebook), progress=_progress("seesaw"))
+        result = import_seesaw(directory, out, load_codebook(codebook),
+                               progress=None if quiet else _progress("seesaw"))
     except NewsstanceError as e:
         _fail(e)
     typer.echo("\n".join(result.lines()))
@@ -94,6 +97,10 @@ def table(
                                                                       "name's slug).")] = None,
     source: Annotated[str, typer.Option("--source", help="Source or outlet of the texts.")] = "unknown",
     rights: Annotated[str, typer.Option("--rights", help="Rights or licence note of the source data.")] = "unknown",
+    on_duplicate: Annotated[str, typer.Option(
+        "--on-duplicate", help="A text in two splits (a leak): 'drop-train' keeps the test (else validation) copy "
+                               "and drops the others, 'report' keeps all, 'error' refuses; each row concerned is "
+                               "listed in import-report.jsonl.")] = "drop-train",
     codebook: CodebookOpt = None,
 ) -> None:
     """A generic (text, target, stance) table, the shape of most public stance data sets."""
@@ -103,7 +110,13 @@ def table(
     try:
         mapping = parse_label_map(label_map or [])
         result = import_table(file, out, Columns(text, target, label, actor, group, split), mapping,
-                              load_codebook(codebook), id_prefix=id_prefix, source=source, rights=rights)
+                              load_codebook(codebook), id_prefix=id_prefix, source=source, rights=rights,
+                              on_duplicate=on_duplicate)
     except NewsstanceError as e:
         _fail(e)
     typer.echo("\n".join(result.lines()))
+    d = result.duplicates
+    typer.echo(f"rows: {d['rows_read']} read, {d['rows_imported']} imported, {d['rows_dropped']} dropped as "
+               f"copies of a held-out text; {d['texts_in_several_splits']} text(s) in several splits "
+               f"(--on-duplicate {d['on_duplicate']}), {d['texts_in_several_groups']} under several groups"
+               + (f" (listed in {result.report_path})" if d["rows_in_several_splits"] else ""))

@@ -112,7 +112,17 @@ BAD = [
     ("unknown column", "t.csv", HEADER + "a,t,FAVOR\n", ["--actor", "speaker"],
      "t.csv: --actor column 'speaker' is not in the file; available columns: text, target, stance"),
     ("label outside codebook", "t.csv", HEADER + "a,t,FAVOR\nb,t,MAYBE\n", [],
-     "t.csv:3: label 'MAYBE' is not a stance in the codebook"),
+     "t.csv: 1 label is not a stance in the codebook (support, oppose, neutral): 'MAYBE' (1 row, first line 3); "
+     "add --map MAYBE=LABEL"),
+    ("every unmapped label at once", "t.csv", HEADER + "a,t,PRO\nb,t,CON\nc,t,PRO\nd,t,FAVOR\n", [],
+     "t.csv: 2 labels are not a stance in the codebook (support, oppose, neutral): 'PRO' (2 rows, first line 2); "
+     "'CON' (1 row, first line 3); add --map CON=LABEL --map PRO=LABEL"),
+    ("same text in two splits, --on-duplicate error", "d.csv",
+     "text,target,stance,split\na,t,FAVOR,train\nb,t,FAVOR,train\na,u,FAVOR,test\n",
+     ["--split", "split", "--on-duplicate", "error"],
+     "d.csv:4: the same text as line 2 is in split 'test' here and 'train' there"),
+    ("unknown --on-duplicate", "t.csv", HEADER + "a,t,FAVOR\n", ["--on-duplicate", "keep"],
+     "--on-duplicate: must be one of drop-train, report, error, got 'keep'"),
     ("malformed map", "t.csv", HEADER + "a,t,FAVOR\n", ["--map", "FAVOR"], "--map: 'FAVOR' is not RAW=LABEL"),
     ("map to a non-stance", "t.csv", HEADER + "a,t,FAVOR\n", ["--map", "NONE=like"],
      "--map: NONE=like: 'like' is not a stance in the codebook"),
@@ -146,3 +156,91 @@ def test_parse_label_map():
     for bad in (["=support"], ["FAVOR="], ["FAVOR=support", "FAVOR=oppose"]):
         with pytest.raises(InputError):
             parse_label_map(bad)
+
+
+def _import(tmp_path: Path, content: str, **kwargs) -> tuple[object, CorpusStore, list[dict], dict]:
+    path = _write(tmp_path, "dup.csv", content)
+    split = "split" if "split" in content.splitlines()[0] else None
+    group = "g" if ",g" in content.splitlines()[0] else None
+    result = import_table(path, tmp_path / "out", Columns("text", "target", "stance", group=group, split=split),
+                          {"FAVOR": "support", "AGAINST": "oppose"}, **kwargs)
+    report = [json.loads(x) for x in (tmp_path / "out" / "import-report.jsonl").read_text().splitlines()]
+    report = [r for r in report if r["reason"] == "duplicate_text_across_splits"]  # not the offset-less lines
+    summary = json.loads((tmp_path / "out" / "import-summary.json").read_text())
+    return result, CorpusStore(tmp_path / "out"), report, summary
+
+
+def _rows_by_article(store: CorpusStore) -> dict[str, tuple[str, str | None, list[int]]]:
+    out = {}
+    for a in store.article_ids():
+        art = store.read_article(a)
+        out[a] = (art.text, art.split, art.extra["table"]["rows"])
+    return out
+
+
+def test_duplicate_texts_across_groups_become_one_article_per_group(tmp_path):
+    result, store, report, summary = _import(
+        tmp_path, "text,target,stance,g\nSame words.,a,FAVOR,g1\nSame words.,b,AGAINST,g2\nOther.,c,FAVOR,g2\n"
+                  "Third.,d,FAVOR,g3\n")
+    arts = _rows_by_article(store)
+    assert sorted(rows for _, _, rows in arts.values()) == [[2], [3], [4], [5]]  # every row, one per (text, group)
+    assert result.statements == 4 and summary["duplicates"]["texts_in_several_groups"] == 1
+    groups = {rows[0]: store.read_article(a).group for a, (_, _, rows) in arts.items()}
+    # no split column: groups sharing a text are merged, so the build keeps every copy of it in one split
+    assert groups[2] == groups[3] == groups[4] == "dup-g1" and groups[5] == "dup-g3"
+    assert report == []
+
+
+def test_a_text_in_train_and_test_keeps_the_test_copy_by_default(tmp_path):
+    result, store, report, summary = _import(
+        tmp_path, "text,target,stance,split\nLeaky.,a,FAVOR,train\nLeaky.,b,AGAINST,test\nLeaky.,c,FAVOR,dev\n"
+                  "Clean.,d,FAVOR,train\n")
+    arts = _rows_by_article(store)
+    assert sorted((text, split, rows) for text, split, rows in arts.values()) == [
+        ("Clean.", "train", [5]), ("Leaky.", "test", [3])]
+    assert [(r["row"], r["split"], r["action"], r["same_text_as"]) for r in report] == [
+        (2, "train", "dropped", 3), (3, "test", "kept", 2), (4, "validation", "dropped", 3)]
+    assert all(r["reason"] == "duplicate_text_across_splits" for r in report)
+    d = summary["duplicates"]
+    assert (d["rows_read"], d["rows_imported"], d["rows_dropped"], d["texts_in_several_splits"]) == (4, 2, 2, 1)
+    assert d["rows_read"] == d["rows_imported"] + d["rows_dropped"]  # every row imported or listed as dropped
+    assert result.statements_by_split == {"train": 1, "test": 1}
+
+
+def test_on_duplicate_report_keeps_every_copy_and_lists_them(tmp_path):
+    result, store, report, summary = _import(
+        tmp_path, "text,target,stance,split\nLeaky.,a,FAVOR,train\nLeaky.,b,AGAINST,test\nClean.,d,FAVOR,train\n",
+        on_duplicate="report")
+    arts = _rows_by_article(store)
+    assert sorted((split, rows) for _, split, rows in arts.values()) == [("test", [3]), ("train", [2]), ("train", [4])]
+    assert len(set(arts)) == 3  # the two copies of the text are two articles with their own ids
+    assert [(r["row"], r["action"]) for r in report] == [(2, "kept"), (3, "kept")]
+    assert summary["duplicates"]["rows_dropped"] == 0 and result.statements == 3
+
+
+def test_duplicate_texts_within_a_split_share_one_article(tmp_path):
+    result, store, report, _ = _import(
+        tmp_path, "text,target,stance,g,split\nTwice.,a,FAVOR,g1,train\nTwice.,b,AGAINST,g1,train\n"
+                  "Twice.,c,FAVOR,g2,train\nOnce.,d,FAVOR,g3,test\n")
+    arts = _rows_by_article(store)
+    assert sorted(rows for _, _, rows in arts.values()) == [[2, 3], [4], [5]]
+    assert result.statements == 4 and report == []
+
+
+def test_a_text_under_two_groups_in_train_and_test_drops_the_train_copy(tmp_path):
+    _, store, report, _ = _import(
+        tmp_path, "text,target,stance,g,split\nShared.,a,FAVOR,g1,train\nShared.,b,FAVOR,g2,test\n"
+                  "Own.,c,AGAINST,g1,train\n")
+    assert sorted((split, rows) for _, split, rows in _rows_by_article(store).values()) == [
+        ("test", [3]), ("train", [4])]
+    assert [(r["row"], r["action"]) for r in report] == [(2, "dropped"), (3, "kept")]
+
+
+def test_the_cli_says_how_many_rows_were_read_imported_and_dropped(tmp_path):
+    path = _write(tmp_path, "dup.csv", "text,target,stance,split\nLeaky.,a,FAVOR,train\nLeaky.,b,AGAINST,test\n")
+    res = runner.invoke(app, ["table", str(path), "--out", str(tmp_path / "o"), "--text", "text", "--target",
+                              "target", "--label", "stance", "--split", "split", "--map", "FAVOR=support",
+                              "--map", "AGAINST=oppose"])
+    assert res.exit_code == 0, res.output
+    assert "rows: 2 read, 1 imported, 1 dropped as copies of a held-out text; 1 text(s) in several splits" \
+        in res.stdout and "import-report.jsonl" in res.stdout
