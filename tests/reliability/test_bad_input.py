@@ -178,7 +178,7 @@ CASES = [
          "stance.csv", "'body'"),
     Case("table-label-outside-codebook", "corpus", ("import", "table", str(TABLE), "--out", "{tmp}/out", "--text",
                                                     "text", "--target", "target", "--label", "stance"),
-         "stance.csv", "is not a stance in the codebook"),
+         "stance.csv", "not a stance in the codebook"),
     Case("table-bad-map", "corpus", ("import", "table", str(TABLE), "--out", "{tmp}/out", "--text", "text",
                                      "--target", "target", "--label", "stance", "--map", "FAVOR"),
          "--map", "is not RAW=LABEL"),
