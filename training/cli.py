@@ -178,6 +178,9 @@ def extract(
     window: Annotated[int, typer.Option(min=1, help="Pair mentions at most WINDOW-1 sentences apart.")] = 1,
     min_confidence: Annotated[float, typer.Option(min=0, max=1, help="Drop statements below this confidence.")]
         = 0.0,
+    keep_unresolved: Annotated[bool, typer.Option(
+        help="Also pair mentions the codebook does not name (a tagger's spans on another debate, e.g. SEESAW); "
+             "their statements carry the mention text as label and no id.")] = False,
     gold_entities: Annotated[Path | None, typer.Option(
         "--gold-entities", metavar="DATASET",
         help="Take the entities from a built dataset instead of the tagger/gazetteer: the pairs are "
@@ -193,7 +196,8 @@ def extract(
     _quiet_libraries()
     try:
         s = extract_files(articles or [], out, model, tagger, tracking_uri, window=window,
-                          min_confidence=min_confidence, gold_entities=gold_entities, split=split)
+                          min_confidence=min_confidence, keep_unresolved=keep_unresolved,
+                          gold_entities=gold_entities, split=split)
     except NewsstanceError as e:
         fail(e)
     threshold = "" if s["threshold"] is None else f", threshold {s['threshold']:.2f}"

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 FOUND, GOLD = "found-entities", "gold-entities"
 SETTINGS = (FOUND, GOLD)
 GOLD_SOURCE = "gold"  # Mention.source of a gold-entities side
+LABEL_COLUMNS = ("stance", "qualifiers", "candidate_source")  # what a candidate row says of its gold label
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ class Extractor:
             result = ArticleResult(article_id, text)
             for row in rows.get(article_id, ()):
                 cand = gold_candidate(row, text)
-                model_row = {k: v for k, v in row.items() if k not in ("stance", "qualifiers")}  # never the label
+                model_row = {k: v for k, v in row.items() if k not in LABEL_COLUMNS}  # never the label
                 owners.append((result, cand, model_row))
                 result.mentions += [cand.actor, cand.policy]
             result.mentions = sorted(set(result.mentions), key=lambda m: (m.start is None, m.start or 0, m.text))

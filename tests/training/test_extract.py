@@ -243,7 +243,7 @@ def _gold_dataset(root: Path, with_candidates: bool = True) -> Path:
                 "actor_context_end": a0 + len(actor[1]) if placed else None,
                 "policy_context_start": p0 if placed else None,
                 "policy_context_end": p0 + len(policy[1]) if placed else None,
-                "stance": names.index(stance), "qualifiers": []}
+                "stance": names.index(stance), "qualifiers": [], "candidate_source": "gold" if stance != "none" else "span-pair"}
 
     rows = [row(0, c1, s1, ("donald_trump", "Trump"), ("border_security", "border security"), "support", True),
             row(1, c2, s2, ("donald_trump", "Trump"), ("x:tariffs", "tariffs"), "none", True),
@@ -262,7 +262,7 @@ def test_gold_entities_predict_only_pairs_and_stances_from_the_datasets_candidat
     codebook = load_codebook()
     detector = KeywordDetector()
     r1, r2 = Extractor(detector, codebook).run_gold(items, rows)
-    assert all("stance" not in r for r in detector.rows)  # the gold label never reaches the model
+    assert all("stance" not in r and "candidate_source" not in r for r in detector.rows)  # never the label
     assert (len(r1.pairs), r1.detected, len(r2.pairs), r2.statements) == (3, 1, 0, [])
     (st,) = r1.statements
     out = st.to_json(r1.text, codebook)
