@@ -49,9 +49,18 @@ def read_text(path: Path) -> str:
     return decode_text(read_bytes(path), path)
 
 
-def parse_json(text: str, path: Path | str) -> Any:
+def loads(text: str, where: Path | str) -> Any:
+    """json.loads, with JSON nested too deeply for the parser (RecursionError) an InputError naming `where`."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InputError(where, "not valid JSON here (nested too deeply)") from None
+
+
+def parse_json(text: str, path: Path | str) -> Any:
+    """Decoded JSON text; InputError naming `path:line` when it is not JSON or is nested too deeply."""
+    try:
+        return loads(text, path)
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg}, column {e.colno})") from None
 
@@ -68,7 +77,7 @@ def json_lines(text: str, path: Path | str, *, objects: bool = False) -> Iterato
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = loads(line, f"{path}:{n}")
         except json.JSONDecodeError as e:
             raise InputError(f"{path}:{n}", f"not valid JSON ({e.msg}, column {e.colno})") from None
         if objects and not isinstance(value, dict):
