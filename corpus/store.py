@@ -54,7 +54,7 @@ def loads(text: str, where: Path | str) -> Any:
     try:
         return json.loads(text)
     except RecursionError:
-        raise InputError(where, "not valid JSON here (nested too deeply)") from None
+        raise InputError(where, "JSON nested too deeply to read (deeper than the parser's recursion limit)") from None
 
 
 def parse_json(text: str, path: Path | str) -> Any:
