@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corpus.errors import InputError
+from corpus.store import loads
 from training.paths import resolve_path
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def rows_from_file(path: str | Path) -> list[dict[str, Any]]:
                     if not line.strip():
                         continue
                     try:
-                        raw = json.loads(line)
+                        raw = loads(line, f"{path}:{n}")  # too deep: an InputError naming the line
                     except ValueError as e:
                         raise InputError(f"{path}:{n}", f"not valid JSON ({e.msg})") from None
                     if not isinstance(raw, dict):
