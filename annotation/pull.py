@@ -1,5 +1,11 @@
 """Pull a project's annotations: a JSON export snapshot with full prediction objects, written once and never
 overwritten as `<exports>/<project>-<UTC time>-<sha256 prefix>.json`, plus a line in `<exports>/manifest.jsonl`.
+
+The file appears only with its line: every server call (snapshot, version, users) comes first; then the bytes go
+to a hidden temporary file, the manifest line is appended (under the manifest's lock) and only then is the file
+linked under its name. A pull that fails anywhere before leaves no export; one that fails at the very last step
+(the link) leaves a line whose file does not exist, which nothing reads. `corpus build` and `annotation validate`
+refuse an export named like a pull that has no line, or whose content does not match the sha in its name.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +26,7 @@ from annotation.client import LabelStudioClient
 from annotation.export import MANIFEST_NAME
 from corpus.errors import InputError, ServiceError
 from corpus.schema import slugify
-from corpus.store import BUNDLED_ROOT
+from corpus.store import BUNDLED_ROOT, read_pull_manifest
 
 DEFAULT_EXPORTS = BUNDLED_ROOT / "annotations" / "exports"
 
@@ -69,18 +76,64 @@ def write_new(path: Path, data: bytes) -> Path:
 
 def append_manifest(folder: Path, entry: dict[str, Any]) -> None:
     """Append one JSON line to the folder's manifest (a single write: lines never interleave)."""
-    path = folder / MANIFEST_NAME
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    with _manifest_locked(folder) as fd:
+        _append_line(fd, entry)
+
+
+@contextlib.contextmanager
+def _manifest_locked(folder: Path) -> Iterator[int]:
+    """The manifest open for appending, under an exclusive lock (two pulls at once write whole lines)."""
+    fd = os.open(folder / MANIFEST_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # two pulls at once still write whole lines
-        os.write(fd, (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _append_line(fd: int, entry: dict[str, Any]) -> None:
+    os.write(fd, (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+    os.fsync(fd)
+
+
+def publish_export(path: Path, data: bytes, entry: dict[str, Any]) -> Path:
+    """Write `data` under `path` (or `-2`, `-3`, ... when taken) together with its manifest line `entry` (whose
+    `file` is set to the name used): temporary file, then the line, then the name; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        with _manifest_locked(path.parent) as manifest:
+            listed = {e["file"] for e in read_pull_manifest(path.parent)}
+            candidate, n = path, 1
+            while candidate.exists() or candidate.name in listed:
+                n += 1
+                candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+            _append_line(manifest, {**entry, "file": candidate.name})
+            os.link(tmp, candidate)  # fails if the name exists: never over a file
+            _fsync_dir(path.parent)
+        return candidate
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
 def pull(client: LabelStudioClient, project: str, out_dir: Path = DEFAULT_EXPORTS) -> PullReport:
-    """Export `project` as a snapshot and store it (see the module docstring)."""
+    """Export `project` as a snapshot and store it with its manifest line (see the module docstring)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(out_dir, "is not a folder")
     found = client.find_project(project)
     if found is None:
         raise ServiceError(client.url, f"no project titled {project!r} (push creates it)")
@@ -93,17 +146,14 @@ def pull(client: LabelStudioClient, project: str, out_dir: Path = DEFAULT_EXPORT
         raise ServiceError(client.url, f"the export of project {pid} is not JSON ({e})") from None
     if not isinstance(tasks, list):
         raise ServiceError(client.url, f"the export of project {pid} is not a list of tasks")
-    digest = hashlib.sha256(raw).hexdigest()
-    name = f"{slugify(project)}-{now:%Y%m%dT%H%M%SZ}-{digest[:12]}.json"
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(out_dir, "is not a folder")
-    path = write_new(out_dir / name, raw)
-    annotations = [a for t in tasks for a in t.get("annotations") or []]
+    # every server call before anything is written: a failure here leaves no file
     version = client.version()
     users = {str(u["id"]): str(u.get("email") or u.get("username") or u["id"]) for u in client.list_users()}
+    digest = hashlib.sha256(raw).hexdigest()
+    name = f"{slugify(project)}-{now:%Y%m%dT%H%M%SZ}-{digest[:12]}.json"
+    annotations = [a for t in tasks for a in t.get("annotations") or []]
     report = PullReport(
-        file=path.name, path=str(path), sha256=digest, project=project, project_id=pid, server=client.url,
+        file=name, path="", sha256=digest, project=project, project_id=pid, server=client.url,
         server_version=str(version.get("release") or version.get("label-studio-os-package", {}).get("version")),
         tasks=len(tasks), annotated_tasks=sum(1 for t in tasks if t.get("annotations")),
         annotations=len(annotations), cancelled_annotations=sum(1 for a in annotations if a.get("was_cancelled")),
@@ -112,5 +162,6 @@ def pull(client: LabelStudioClient, project: str, out_dir: Path = DEFAULT_EXPORT
     )
     entry = asdict(report)
     entry.pop("path")
-    append_manifest(path.parent, entry)
+    path = publish_export(out_dir / name, raw, entry)
+    report.file, report.path = path.name, str(path)
     return report

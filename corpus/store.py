@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from corpus.schema import Article, article_from_dict
 BUNDLED_ROOT = Path(__file__).parent
 # `python -m annotation pull` records every export it writes, with its sha256, in this file beside it.
 PULL_MANIFEST = "manifest.jsonl"
+# The name pull gives an export: <project>-<UTC time>-<first 12 hex digits of its sha256>[-N].json
+PULLED_NAME = re.compile(r"-\d{8}T\d{6}Z-(?P<sha>[0-9a-f]{12})(?:-\d+)?\.json$")
 
 
 def read_bytes(path: Path) -> bytes:
@@ -112,8 +115,17 @@ def read_pull_manifest(folder: Path) -> list[dict[str, Any]]:
 
 def check_pulled_export(path: Path, sha256: str | None = None) -> dict[str, Any] | None:
     """The pull-manifest entry of an export (None when unlisted), once the file is found to still have the
-    sha256 its pull recorded (exports are immutable); InputError otherwise. `sha256`: the file's, if known."""
+    sha256 its pull recorded (exports are immutable); InputError otherwise. `sha256`: the file's, if known.
+    A file named like a pull (`PULLED_NAME`) must have a manifest line and the sha256 its name carries."""
     listed = [entry for entry in read_pull_manifest(path.parent) if entry["file"] == path.name]
+    named = PULLED_NAME.search(path.name)
+    if named and not listed:
+        sha256 = sha256 or sha256_file(path)
+        if not sha256.startswith(named["sha"]):
+            raise InputError(path, f"the content does not match the sha256 in its name (sha256 {sha256[:12]}, the "
+                                   f"name says {named['sha']}); exports are immutable")
+        raise InputError(path, f"named like a pulled export but {PULL_MANIFEST} has no line for it (a pull that "
+                               "did not finish?); pull again")
     for entry in listed:
         if entry.get("sha256"):
             sha256 = sha256 or sha256_file(path)
