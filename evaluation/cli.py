@@ -214,6 +214,41 @@ def network(
         typer.echo(f"MLflow run {s['mlflow']['run_id']}")
 
 
+@app.command()
+def extraction(
+    pred: Annotated[list[Path], typer.Option("--pred", help="Statements JSON from `python -m training extract` "
+                                                            "(repeat: one file per setting).")],
+    dataset: Annotated[Path, typer.Option("--dataset", help="The dataset whose split is the gold (built with "
+                                                            "candidates).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: extraction.json, report.md, report.html.")],
+    split: Annotated[str, typer.Option("--split", help="The gold split.")] = "test",
+    setting: Annotated[list[str] | None, typer.Option(
+        "--setting", help="gold-entities | found-entities, one per --pred, for files that do not say (default: "
+                          "the file's own 'setting').")] = None,
+    resamples: Annotated[int, typer.Option("--resamples", min=1, help="Bootstrap resamples (article-clustered).")]
+        = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    codebook: CodebookOpt = None,
+) -> None:
+    """Score extracted statements against gold: statement and pair P/R/F1, polarity accuracy, network scores."""
+    from corpus.codebook import load_codebook
+    from evaluation.extraction import score_extraction, write_report
+
+    try:
+        result = score_extraction(pred, dataset, split, setting or None, load_codebook(codebook), resamples, seed)
+        files = write_report(result, out)
+    except NewsstanceError as e:
+        fail(e)
+    for s in result["settings"]:
+        st, pa = s["statements"], s["pairs"]
+        typer.echo(f"{s['setting']}: statements P {st['precision']:.3f} R {st['recall']:.3f} F1 {st['f1']:.3f} "
+                   f"({st['matched']} matched, {st['false']} false, {st['missed']} missed); pairs F1 {pa['f1']:.3f}; "
+                   f"polarity accuracy {s['polarity']['point']:.3f} on {s['polarity']['pairs']} pairs")
+        for note in s["notes"]:
+            typer.echo(f"  note: {note}")
+    typer.echo(f"report: {files[1]} and {files[2]}")
+
+
 def main() -> None:
     """Entry point of `python -m evaluation` and the `newsstance-evaluation` script."""
     run_cli(app)  # one line for a NewsstanceError or OSError that escapes a command
