@@ -7,7 +7,8 @@ Two settings (recorded as `setting` in the output):
   `window` sentences of each other (1: the same sentence), and make each pair the statement row a dataset
   build makes (context = the sentences covering both mentions, mention offsets inside it, the article's
   title and preceding sentences for a model that reads them). Pairs whose ends are not both normalised to
-  the codebook are left out unless `keep_unresolved`.
+  the codebook are left out unless `keep_unresolved` (such a side gets the id a dataset build gives a name
+  outside the codebook, `x:<name slug>`, so it can match a SEESAW entity of that name).
 * **gold-entities** (`gold_entities=DATASET`): the pairs are DATASET/candidates rows of the articles (every
   co-occurring gold actor-target pair, including sides given by name without offsets), so only which pairs
   hold a stance, and which stance, is predicted. Their gold labels are never shown to the model.
@@ -19,9 +20,9 @@ statements, one per (actor, target, context): several mentions of the same actor
 give one statement, the most confident (`mention_pairs` says how many were merged).
 
 The JSON output (written atomically) is an object: `setting`, `model`, `model_version`, `model_kind`
-(detector | stance), `none_label`, `threshold`, `tagger`, `window`, `min_confidence`, `dataset` / `split`
-(gold-entities), `articles` (one row per article read: `article_id`, `mentions`, `candidates`, `detected`,
-`statements`) and `statements`, a list that `python -m evaluation network` and `python -m evaluation
+(detector | stance), `none_label`, `threshold`, `tagger`, `window`, `min_confidence`, `keep_unresolved`,
+`dataset` / `split` (gold-entities), `articles` (one row per article read: `article_id`, `mentions`,
+`candidates`, `detected`, `statements`) and `statements`, a list that `python -m evaluation network` and `python -m evaluation
 extraction` read: per statement `article_id`, `actor_id`, `actor_label`, `actor_type`, `policy_id`,
 `policy_label`, `stance`, `confidence`, `p_statement`, `probabilities`, `mention_pairs`, `evidence` {text,
 start, end}, `actor_mention` and `policy_mention` {text, start, end, score, source} (offsets into the
@@ -38,7 +39,7 @@ from typing import Any
 
 from corpus.codebook import ACTOR_LABEL, POLICY_LABEL, Codebook
 from corpus.errors import InputError
-from corpus.gazetteer import Gazetteer, Mention, surface_key
+from corpus.gazetteer import Gazetteer, Mention
 from corpus.schema import Article
 from training.tagger import SpanTagger, find_mentions
 
@@ -72,9 +73,18 @@ def _sides(c: Candidate, codebook: Codebook) -> dict[str, Any]:
                 "policy_label": r.get("policy_label") or c.policy.text}
     actor = codebook.actor(c.actor.canonical) if c.actor.canonical else None
     policy = codebook.policy(c.policy.canonical) if c.policy.canonical else None
-    return {"actor_id": c.actor.canonical, "actor_label": actor.label if actor else c.actor.text,
-            "actor_type": actor.type if actor else "unknown",
-            "policy_id": c.policy.canonical, "policy_label": policy.label if policy else c.policy.text}
+    return {"actor_id": c.actor.canonical or external_id(c.actor.text),
+            "actor_label": actor.label if actor else c.actor.text, "actor_type": actor.type if actor else "unknown",
+            "policy_id": c.policy.canonical or external_id(c.policy.text),
+            "policy_label": policy.label if policy else c.policy.text}
+
+
+def external_id(text: str) -> str:
+    """The id a dataset build gives a span the codebook does not name (`x:<name slug>`, corpus.convert's rule)."""
+    from corpus.convert import EXTERNAL_PREFIX
+    from corpus.schema import name_slug
+
+    return EXTERNAL_PREFIX + name_slug(text)
 
 
 @dataclass(frozen=True)
@@ -181,9 +191,7 @@ def statement_row(text: str, c: Candidate, codebook: Codebook) -> dict[str, Any]
 def _merge_key(c: Candidate, codebook: Codebook) -> tuple[Any, ...]:
     """(actor, target, context): the identity of a statement; an unresolved side by its surface form."""
     sides = _sides(c, codebook)
-    actor = sides["actor_id"] or "text:" + surface_key(c.actor.text)
-    policy = sides["policy_id"] or "text:" + surface_key(c.policy.text)
-    return actor, policy, c.context_start, c.context_end
+    return sides["actor_id"], sides["policy_id"], c.context_start, c.context_end
 
 
 class Extractor:
@@ -435,29 +443,16 @@ def extract_files(paths: Sequence[str | Path], out: str | Path, model: str, tagg
     if gold_entities is not None:
         items, gold_rows = gold_entities_of(gold_entities, split, [a.id for a in articles] if articles else None)
     extractor = load_extractor(model, tagger, tracking_uri, **options)
-    rows: list[dict[str, Any]] = []
-    per_article: list[dict[str, Any]] = []
-    setting = FOUND if gold_entities is None else GOLD
     count = len(items) if gold_entities is not None else len(articles)
     chunks = [list(range(i, min(i + batch, count))) for i in range(0, count, batch)]
+    results: list[ArticleResult] = []
     for chunk in progress(chunks) if progress else chunks:
         if gold_entities is not None:
-            results = extractor.run_gold([items[i] for i in chunk], gold_rows)
+            results += extractor.run_gold([items[i] for i in chunk], gold_rows)
         else:
-            results = extractor.extract([articles[i] for i in chunk])
-        for result in results:
-            per_article.append(result.summary())
-            rows += [s.to_json(result.text, extractor.codebook)
-                     | {"setting": setting, "model_version": extractor.model_version} for s in result.statements]
-    document = {
-        "setting": setting, "model": model, "model_version": extractor.model_version, "model_kind": extractor.kind,
-        "none_label": extractor.none_label, "threshold": extractor.threshold,
-        "tagger": (extractor.tagger.version if extractor.tagger else "gazetteer") if setting == FOUND else None,
-        "window": extractor.window if setting == FOUND else None, "min_confidence": extractor.min_confidence,
-        "dataset": str(gold_entities) if gold_entities is not None else None,
-        "split": split if gold_entities is not None else None,
-        "articles": per_article, "statements": rows,
-    }
+            results += extractor.extract([articles[i] for i in chunk])
+    document = extraction_document(extractor, results, model, gold_entities, split)
+    rows, per_article = document["statements"], document["articles"]
     write_text_atomic(out, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     summary = {k: document[k] for k in ("setting", "model_version", "model_kind", "threshold", "tagger")}
     summary.update(articles=len(per_article), mentions=sum(a["mentions"] for a in per_article),
@@ -466,3 +461,21 @@ def extract_files(paths: Sequence[str | Path], out: str | Path, model: str, tagg
     if not rows:
         log.warning("%s: no statements extracted from %d article(s)", out, len(per_article))
     return summary
+
+
+def extraction_document(extractor: Extractor, results: Sequence[ArticleResult], model: str,
+                        gold_entities: str | Path | None = None, split: str | None = None) -> dict[str, Any]:
+    """The JSON object `extract` writes for these results (see the module docstring)."""
+    setting = FOUND if gold_entities is None else GOLD
+    rows = [s.to_json(r.text, extractor.codebook) | {"setting": setting, "model_version": extractor.model_version}
+            for r in results for s in r.statements]
+    return {
+        "setting": setting, "model": model, "model_version": extractor.model_version, "model_kind": extractor.kind,
+        "none_label": extractor.none_label, "threshold": extractor.threshold,
+        "tagger": (extractor.tagger.version if extractor.tagger else "gazetteer") if setting == FOUND else None,
+        "window": extractor.window if setting == FOUND else None, "min_confidence": extractor.min_confidence,
+        "keep_unresolved": extractor.keep_unresolved if setting == FOUND else None,
+        "dataset": str(gold_entities) if gold_entities is not None else None,
+        "split": split if gold_entities is not None else None,
+        "articles": [r.summary() for r in results], "statements": rows,
+    }

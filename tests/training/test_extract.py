@@ -303,3 +303,19 @@ def test_extract_cli_gold_entities_writes_the_setting(tmp_path: Path, tiny_stanc
                                    "--tagger", "t"])
     assert bad.exit_code != 0 and bad.output.strip().splitlines()[-1].startswith("error: --tagger")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_unresolved_sides_get_the_builds_external_id() -> None:
+    from corpus.gazetteer import Mention
+
+    text = "Ana Cruz backs the infrastructure plan."
+    mentions = [Mention(0, 8, "Ana Cruz", "Actor", None, 0.9, "tagger"),
+                Mention(19, 38, "infrastructure plan", "Policy", None, 0.9, "tagger")]
+    codebook = load_codebook()
+    assert candidate_pairs(text, mentions) == []  # unresolved pairs are left out by default
+    (cand,) = candidate_pairs(text, mentions, keep_unresolved=True)
+    from training.extract import Statement
+
+    row = Statement("a", cand, "support", 0.9, {}).to_json(text, codebook)
+    assert (row["actor_id"], row["actor_label"], row["policy_id"]) == ("x:ana-cruz", "Ana Cruz",
+                                                                        "x:infrastructure-plan")
