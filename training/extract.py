@@ -23,9 +23,8 @@ The JSON output (written atomically) is an object: `setting`, `model`, `model_ve
 (detector | stance), `none_label`, `threshold`, `tagger`, `window`, `min_confidence`, `keep_unresolved`,
 `dataset` / `split` (gold-entities), `articles` (one row per article read: `article_id`, `mentions`,
 `candidates`, `detected`, `statements`) and `statements`, a list that `python -m evaluation network` and
-`python -m evaluation
-extraction` read: per statement `article_id`, `actor_id`, `actor_label`, `actor_type`, `policy_id`,
-`policy_label`, `stance`, `confidence`, `p_statement`, `probabilities`, `mention_pairs`, `evidence` {text,
+`python -m evaluation extraction` read: per statement `article_id`, `actor_id`, `actor_label`, `actor_type`,
+`policy_id`, `policy_label`, `stance`, `confidence`, `p_statement`, `probabilities`, `mention_pairs`, `evidence` {text,
 start, end}, `actor_mention` and `policy_mention` {text, start, end, score, source} (offsets into the
 article's text; null for a gold side given by name only), `setting`, `model_version`.
 """
