@@ -102,6 +102,12 @@ def _metrics_of(result: dict[str, Any]) -> dict[str, float]:
     for label, pc in result["per_class"].items():
         for m in ("precision", "recall", "f1"):
             metrics[f"{split}_{m}_{label}"] = pc[m]
+    for title, side in (("Target in the training split", "target"), ("Actor in the training split", "actor")):
+        for b in result.get("breakdowns", {}).get(title, []):  # e.g. test_macro_f1_target_unseen
+            seen = {"seen in train": "seen", "unseen in train": "unseen"}.get(b["value"])
+            if seen:
+                metrics[f"{split}_macro_f1_{side}_{seen}"] = b["macro_f1"]["point"]
+                metrics[f"{split}_n_{side}_{seen}"] = float(b["n"])
     return metrics
 
 
@@ -136,6 +142,12 @@ def log_evaluation(result: dict[str, Any], out_dir: Path, uri: str | None, exper
             tags["mlflow.parentRunId"] = source  # shows the evaluation nested under its training run
     if result.get("dataset_digest"):
         tags["newsstance.dataset_digest"] = str(result["dataset_digest"])
+    if result.get("dataset_lineage"):
+        tags["newsstance.dataset_lineage"] = result["dataset_lineage"]["key"]
+        tags["newsstance.dataset_name"] = result["dataset_lineage"]["slug"]
+    if result.get("training_dataset"):
+        tags["newsstance.training_dataset"] = result["training_dataset"]["slug"]
+        tags["newsstance.same_dataset"] = str(bool(result.get("lineage_match"))).lower()
     metrics = _metrics_of(result)
     with tt.start_run(uri, exp_name, f"eval-{split}-{result.get('model_name') or 'predictions'}",
                       tags=tags) as run_id:

@@ -48,7 +48,14 @@ def test_evaluation_run_is_linked_to_its_training_run(store: dict) -> None:
     assert m["test_macro_f1"] == pytest.approx(good["metrics"]["macro_f1"]["point"])
     assert m["test_macro_f1_ci_low"] <= m["test_macro_f1"] <= m["test_macro_f1_ci_high"]
     assert m["test_n"] == 48 and "test_f1_oppose" in m and "test_ece" in m
-    assert run.data.params["split"] == "test" and run.data.params["bootstrap_unit"] == "article"
+    assert run.data.params["split"] == "test" and run.data.params["bootstrap_unit"] == "group"
+    by_target = {b["value"]: b for b in good["breakdowns"]["Target in the training split"]}
+    assert by_target
+    for seen, b in by_target.items():  # scores on targets seen / unseen in training are run metrics too
+        key = "seen" if seen == "seen in train" else "unseen"
+        assert m[f"test_macro_f1_target_{key}"] == pytest.approx(b["macro_f1"]["point"])
+        assert m[f"test_n_target_{key}"] == b["n"]
+    assert run.data.tags["newsstance.dataset_lineage"] == good["dataset_lineage"]["key"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.json", "predictions.jsonl", "report.html", "report.md", "confusion_matrix.png"} <= artifacts
     # an evaluation without a known training run goes to the evaluation experiment
