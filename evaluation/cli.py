@@ -228,6 +228,10 @@ def extraction(
     resamples: Annotated[int, typer.Option("--resamples", min=1, help="Bootstrap resamples (article-clustered).")]
         = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    human: Annotated[Path | None, typer.Option(
+        "--human", help="Annotators' tasks (a corpus folder or importer OUT, e.g. the SEESAW import): the "
+                        "annotator-vs-annotator figure with the same scorer, on the split's and on all "
+                        "multiply-coded articles.")] = None,
     codebook: CodebookOpt = None,
 ) -> None:
     """Score extracted statements against gold: statement and pair P/R/F1, polarity accuracy, network scores."""
@@ -235,7 +239,8 @@ def extraction(
     from evaluation.extraction import score_extraction, write_report
 
     try:
-        result = score_extraction(pred, dataset, split, setting or None, load_codebook(codebook), resamples, seed)
+        result = score_extraction(pred, dataset, split, setting or None, load_codebook(codebook), resamples, seed,
+                                  human)
         files = write_report(result, out)
     except NewsstanceError as e:
         fail(e)
@@ -246,6 +251,10 @@ def extraction(
                    f"polarity accuracy {s['polarity']['point']:.3f} on {s['polarity']['pairs']} pairs")
         for note in s["notes"]:
             typer.echo(f"  note: {note}")
+    for scope, h in (result.get("human") or {}).items():
+        typer.echo(f"annotators ({scope}, {h['tasks']} tasks, {h['annotator_pairs']} pairs): statements F1 "
+                   f"{h['statements']['f1']:.3f}, pairs F1 {h['pairs']['f1']:.3f}, "
+                   f"polarity {h['polarity']['point']:.3f}")
     typer.echo(f"report: {files[1]} and {files[2]}")
 
 

@@ -11,6 +11,11 @@ accuracy on the pairs found, each with an article-clustered bootstrap interval (
 network scores of `evaluation network --gold` (`evaluation.network.score_networks`). Predicted articles that are
 not in the split are named and counted, never scored silently; gold articles the predictions do not cover are
 left out of the gold (named and counted) so a partial extraction is scored on what it read.
+
+`human_figure` scores annotator against annotator with the same matching, on every task two or more
+annotators coded (the pairing of `annotation.agreement`: ground-truth and adjudicated annotations are not
+annotators; every pair of annotators of a task is compared, each annotation converted as the build converts
+gold), so the benchmark puts the human figure beside the model.
 """
 
 from __future__ import annotations
@@ -273,6 +278,74 @@ def score_setting(pred: dict[str, Any], gold: Gold, codebook: Codebook, n_resamp
     return out
 
 
+def _annotator_units(task: dict[str, Any], ann: dict[str, Any], doc: Any, scheme: Any,
+                     spans: list[tuple[int, int]]) -> list[Unit]:
+    """One annotator's statements on a task, converted as the build converts gold (canonical names alike)."""
+    from corpus.convert import convert_task
+
+    one = {**task, "annotations": [{**ann, "ground_truth": False}]}
+    units = []
+    for r in convert_task(one, doc, scheme).statements:
+        start = int(r["context_start"])
+        units.append(Unit(doc.article_id, str(r["actor_id"]), str(r["policy_id"]), str(r["stance"]),
+                          sentences_of(spans, start, start + len(r["context"])), 1.0, str(r["actor_label"]),
+                          str(r["policy_label"]), str(r["context"])))
+    return units
+
+
+def human_figure(source: str | Path, codebook: Codebook | None = None, articles: set[str] | None = None,
+                 n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Annotator vs annotator with this scorer on the tasks of SOURCE (a corpus folder or importer OUT, such as
+    the SEESAW import) that two or more annotators coded; `articles` restricts them (e.g. to a test split)."""
+    import itertools
+
+    from annotation.agreement import ADJUDICATED
+    from annotation.export import coded_annotations
+    from corpus.codebook import load_codebook
+    from corpus.convert import Scheme
+    from corpus.sentences import segment
+    from corpus.sources import read_corpus
+
+    codebook = codebook or load_codebook()
+    scheme = Scheme.from_codebook(codebook)
+    _, items = read_corpus(Path(source))
+    found: dict[bool, list[tuple[Unit, Unit]]] = {True: [], False: []}  # with stance -> matched
+    wrong: dict[bool, list[Unit]] = {True: [], False: []}
+    missed: dict[bool, list[Unit]] = {True: [], False: []}
+    tasks = comparisons = 0
+    annotators: set[str] = set()
+    for item in items:
+        if item.task is None or item.reason is not None or (articles is not None and
+                                                            item.doc.article_id not in articles):
+            continue
+        coded, _ = coded_annotations(item.task, codebook)
+        coded = [c for c in coded if c.annotator != ADJUDICATED and not c.ground_truth]
+        if len(coded) < 2:
+            continue
+        tasks += 1
+        spans = segment(item.doc.text, item.doc.meta.get("sentence_spans")) or [(0, len(item.doc.text))]
+        units = {c.annotator: _annotator_units(item.task, c.raw, item.doc, scheme, spans) for c in coded}
+        annotators |= set(units)
+        for a, b in itertools.combinations(sorted(units), 2):  # b plays gold; F1 is symmetric
+            comparisons += 1
+            for with_stance in (True, False):
+                pairs, false, misses = match(dedupe(units[a], with_stance)[0], dedupe(units[b], with_stance)[0],
+                                             with_stance)
+                found[with_stance] += pairs
+                wrong[with_stance] += false
+                missed[with_stance] += misses
+    out: dict[str, Any] = {"source": str(source), "tasks": tasks, "annotator_pairs": comparisons,
+                           "annotators": sorted(annotators)}
+    for level, with_stance in (("statements", True), ("pairs", False)):
+        m, w, x = found[with_stance], wrong[with_stance], missed[with_stance]
+        out[level] = {**_point(len(m), len(w), len(x)), "matched": len(m), "false": len(w), "missed": len(x),
+                      "intervals": _intervals(m, w, x, n_resamples, seed)}
+    both = found[False]
+    out["polarity"] = {"point": sum(p.stance == g.stance for p, g in both) / len(both) if both else 0.0,
+                       "pairs": len(both)}
+    return out
+
+
 def _show(u: Unit) -> dict[str, Any]:
     return {"article_id": u.article_id, "actor": u.actor_label or u.actor_id, "policy": u.policy_label or u.policy_id,
             "stance": u.stance, "confidence": round(u.confidence, 4), "evidence": u.evidence[:300]}
@@ -280,8 +353,10 @@ def _show(u: Unit) -> dict[str, Any]:
 
 def score_extraction(preds: Sequence[str | Path], dataset: str | Path, split: str = "test",
                      settings: Sequence[str | None] | None = None, codebook: Codebook | None = None,
-                     n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Score each predictions file (one per setting) against DATASET's `split`; returns the report's data."""
+                     n_resamples: int = 1000, seed: int = 0, human: str | Path | None = None) -> dict[str, Any]:
+    """Score each predictions file (one per setting) against DATASET's `split`, with the human figure of `human`
+    (annotators' tasks, e.g. the SEESAW import) on the split's articles and on all of them; returns the
+    report's data."""
     from corpus.codebook import load_codebook
 
     codebook = codebook or load_codebook()
@@ -297,8 +372,12 @@ def score_extraction(preds: Sequence[str | Path], dataset: str | Path, split: st
     twice = [s for s, n in seen.items() if n > 1]
     if twice:
         raise InputError("--pred", f"two predictions files for the setting {twice[0]!r}")
-    return {"dataset": str(dataset), "split": split, "codebook_version": codebook.version,
-            "gold_statements": len(gold.units), "gold_articles": len(gold.articles), "settings": results}
+    out = {"dataset": str(dataset), "split": split, "codebook_version": codebook.version,
+           "gold_statements": len(gold.units), "gold_articles": len(gold.articles), "settings": results}
+    if human is not None:
+        out["human"] = {split: human_figure(human, codebook, gold.articles, n_resamples, seed),
+                        "all": human_figure(human, codebook, None, n_resamples, seed)}
+    return out
 
 
 # --- the report ------------------------------------------------------------------------------------------------
@@ -311,6 +390,13 @@ def _cell(level: dict[str, Any], metric: str) -> str:
 
 def _score_rows(r: dict[str, Any]) -> list[list[str]]:
     rows = []
+    for scope, h in (r.get("human") or {}).items():
+        if not h["tasks"]:
+            continue
+        st, pa, pol = h["statements"], h["pairs"], h["polarity"]
+        rows.append([f"annotators vs annotators ({scope} articles)", _cell(st, "precision"), _cell(st, "recall"),
+                     _cell(st, "f1"), _cell(pa, "f1"), f"{pol['point']:.3f}", "-", "-",
+                     f"{st['matched']} matched, {h['annotator_pairs']} annotator pairs", str(h["tasks"])])
     for s in r["settings"]:
         st, pa, pol = s["statements"], s["pairs"], s["polarity"]
         iv = pol.get("interval")

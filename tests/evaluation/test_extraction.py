@@ -118,3 +118,38 @@ def test_a_file_without_setting_and_a_dataset_without_candidates(dataset: Path, 
     shutil.rmtree(old / "candidates")
     with pytest.raises(InputError, match="built before candidates existed.*rebuild it with"):
         score_extraction([plain], old, "train", settings=["gold-entities"])
+
+
+def test_human_figure_scores_annotator_against_annotator(dataset: Path, tmp_path: Path) -> None:
+    from corpus.importers.statements import annotation, task, write_import
+    from corpus.schema import Article
+    from corpus.tasks import relation_item
+    from evaluation.extraction import human_figure
+
+    spans = [r for r in RESULT if r.get("type") != "relation"]
+
+    def record(aid: str, coders: dict[str, list[dict[str, Any]]], base: int) -> tuple[Article, dict[str, Any]]:
+        art = Article(id=aid, title="", body=TEXT)
+        assert art.text == TEXT
+        anns = [annotation(base, "gold", True, spans + [relation_item("a1", "p1", "support")])]
+        anns += [annotation(base + n, who, False, spans + rels) for n, (who, rels) in enumerate(coders.items(), 1)]
+        return art, task(art, anns, "test", "1")
+
+    both = {"A": [relation_item("a1", "p1", "support"), relation_item("a3", "p2", "oppose")],
+            "B": [relation_item("a1", "p1", "support"), relation_item("a4", "p3", "oppose")]}
+    out = tmp_path / "imp"
+    write_import(out, [record("two", both, 10), record("one", {"A": both["A"]}, 20)], [], {})
+    h = human_figure(out, n_resamples=50)
+    # only task "two" has two annotators (gold is not one): A and B share Trump's support and nothing else
+    assert (h["tasks"], h["annotator_pairs"], h["annotators"]) == (1, 1, ["A", "B"])
+    st = h["statements"]
+    assert (st["matched"], st["false"], st["missed"]) == (1, 1, 1) and st["f1"] == pytest.approx(0.5)
+    assert h["pairs"]["f1"] == pytest.approx(0.5) and h["polarity"] == {"point": 1.0, "pairs": 1}
+    assert human_figure(out, articles={"one"})["tasks"] == 0
+    # beside the model in the report: none of the split's articles is multiply coded here, all of them has one
+    from evaluation.extraction import markdown
+
+    pred = write(tmp_path / "p.json", "gold-entities", GOLD_ENTITIES[:1], ["art1"])
+    r = score_extraction([pred], dataset, "train", n_resamples=20, human=out)
+    assert (r["human"]["train"]["tasks"], r["human"]["all"]["tasks"]) == (0, 1)
+    assert "| annotators vs annotators (all articles) | 0.500" in markdown(r)
