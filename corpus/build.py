@@ -126,6 +126,16 @@ def convert_items(items: list[Item], scheme: Scheme, context_window: int,
         yield conv, candidates(item, conv) if candidates else []
 
 
+def nothing_converted(rejections: list[dict[str, Any]]) -> str:
+    """The one-line summary of a build in which every task was rejected."""
+    reasons = Counter(str(r.get("reason")) for r in rejections)
+    relations = sum(int(r.get("relations") or 0) for r in rejections)
+    first = rejections[0] if rejections else {}
+    return (f"nothing converted: {len(rejections)} rejections, {relations} relations in them ("
+            + ", ".join(f"{k} {v}" for k, v in reasons.most_common())
+            + f"); first, task {first.get('task_id')}: {first.get('detail', '')}; nothing written")
+
+
 def _previous_manifest(options: BuildOptions) -> Manifest | None:
     if options.manifest is not None:
         return load_manifest(options.manifest)
@@ -202,6 +212,8 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     rejected = sum(r["relations"] for r in rejections)
     if relations_in != len(statements) + rejected:  # the lossless promise, checked on the whole build
         raise RuntimeError(f"{relations_in} relations read but {len(statements)} converted + {rejected} rejected")
+    if items and not articles:  # every task rejected: an empty dataset would pass for a build
+        raise InputError(", ".join(str(s.path) for s in sources), nothing_converted(rejections))
 
     if options.split_by == "target":
         manifest = _target_split(articles, statements, candidates, options)

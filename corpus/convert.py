@@ -201,7 +201,7 @@ def task_id_of(task: dict[str, Any]) -> int | None:
     if isinstance(tid, bool):
         return None
     if isinstance(tid, int):
-        return tid
+        return tid if -2**63 <= tid < 2**63 else None  # what an int64 column holds
     if isinstance(tid, str) and tid.isascii() and tid.isdigit():  # not "²": isdigit() alone lets it through
         return int(tid)
     return None
@@ -362,8 +362,10 @@ class _AnnotationView:
               ann: dict[str, Any]) -> None:
         start, end, labels = value.get("start"), value.get("end"), value.get("labels")
         problem: tuple[str, str] | None = None
+        if isinstance(start, bool) or isinstance(end, bool):  # JSON true/false: Python would read 1 and 0
+            problem = (MALFORMED, f"span {sid}: offsets must be integers, got {start!r}..{end!r}")
         in_range = isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)
-        if not in_range:  # past the end as code points: UTF-16 units, where they fit
+        if problem is None and not in_range:  # past the end as code points: UTF-16 units, where they fit
             if isinstance(start, int) and isinstance(end, int) and 0 <= start < end:
                 mapped = self._from_utf16(start, end, value.get("text"), text)
                 if mapped:
@@ -589,7 +591,8 @@ def _convert_annotation(ann: dict[str, Any], doc: Document, scheme: Scheme, conv
             reject("statement", OUTSIDE_CODEBOOK, f"statement {name}: {err}", relations=1, item=name,
                    annotation=ann)
             continue
-        if not (isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
+        if isinstance(s, bool) or isinstance(e, bool) or not (
+                isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
             reject("statement", OUT_OF_RANGE, f"statement {name}: context offsets {s}..{e} outside the text "
                    f"(length {len(text)})", relations=1, item=name, annotation=ann)
             continue

@@ -12,6 +12,7 @@ from typing import Any
 
 from corpus.convert import BAD_TEXT, MALFORMED, Document
 from corpus.errors import InputError
+from corpus.schema import checksum
 from corpus.splits import SPLITS
 from corpus.store import check_pulled_export, decode_text, parse_json, read_bytes
 
@@ -81,6 +82,10 @@ def read_export(path: Path) -> tuple[Source, list[Item]]:
         data = data if isinstance(data, dict) else {}
         tid = task.get("id", f"#{n}")
         article_id = data.get("article_id") or f"task-{tid}"
+        bad = _bad_ids(task, data)
+        if bad:
+            items.append(Item(Document(f"task-#{n}", ""), task, src, (MALFORMED, bad)))
+            continue
         meta = {k: data.get(k) for k in ("title", "source", "url", "published", "language", "rights", "checksum",
                                          "group", "origin", "sentence_spans")}
         meta["split"] = _split_value(data.get("split"), f"{where} (id {tid})")
@@ -89,8 +94,23 @@ def read_export(path: Path) -> tuple[Source, list[Item]]:
             items.append(Item(Document(str(article_id), "", meta), task, src,
                                (MALFORMED, "task data has no 'text' string to convert against")))
             continue
+        if isinstance(meta["checksum"], str) and meta["checksum"] and meta["checksum"] != checksum(text):
+            items.append(Item(Document(str(article_id), text, meta), task, src, (BAD_TEXT, (
+                f"data.checksum {meta['checksum'][:19]}... is not the checksum of data.text "
+                f"({checksum(text)[:19]}...): the text changed after the checksum was taken"))))
+            continue
         items.append(Item(Document(str(article_id), text, meta), task, src))
     return src, items
+
+
+def _bad_ids(task: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """Why a task's id or data.article_id cannot be stored (a 64-bit integer id; a string or integer article id)."""
+    tid, article_id = task.get("id"), data.get("article_id")
+    if isinstance(tid, bool) or (isinstance(tid, int) and not -2**63 <= tid < 2**63):
+        return f"task id {tid!r} is not a 64-bit integer"
+    if article_id is not None and (isinstance(article_id, bool) or not isinstance(article_id, str | int)):
+        return f"data.article_id must be a string, got a JSON {type(article_id).__name__}"
+    return None
 
 
 def read_corpus(root: Path) -> tuple[Source, list[Item]]:

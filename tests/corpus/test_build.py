@@ -281,8 +281,10 @@ def test_duplicate_and_mismatched_tasks_are_rejected_not_merged(tmp_path: Path) 
     task = json.loads(task_path.read_text())
     task["data"]["text"] = task["data"]["text"].replace("Sheinbaum", "Sheinbaun", 1)
     task_path.write_text(json.dumps(task))
-    res = build_dataset(BuildOptions(out=tmp_path / "o2", sources=[corpus]))
-    assert res.rejections == {"task_text_mismatch": 1} and sum(res.sizes["statements"].values()) == 0
+    with pytest.raises(InputError) as err:  # its only task rejected: nothing converts, nothing is written
+        build_dataset(BuildOptions(out=tmp_path / "o2", sources=[corpus]))
+    assert "nothing converted" in err.value.what and "task_text_mismatch 1" in err.value.what
+    assert not (tmp_path / "o2").exists()
 
 
 @pytest.mark.slow

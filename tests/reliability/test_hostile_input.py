@@ -392,3 +392,92 @@ def test_utf16_offsets_without_text(evidence: str | None, record_property: Calla
         spans = [r for r in conv.rejections if r.get("item") == "p1"]
         assert spans and "UTF-16" in spans[0]["detail"] and "no value.text" in spans[0]["detail"], conv.rejections
         record_property("outcome", spans[0]["detail"])
+
+
+# -- weak spots in corpus build: each bad task is reported, a build where nothing converts fails in one line ------
+BUILD_TEXT = "Sheinbaum rejected calls to deploy American troops on Monday."
+
+
+def _good_task(tid: int = 1, article_id: Any = None, **data: Any) -> dict[str, Any]:
+    from corpus.tasks import relation_item, span_items
+
+    t = BUILD_TEXT
+    a, p = t.index("Sheinbaum"), t.index("deploy American troops")
+    result = [*span_items("a1", a, a + 9, "Sheinbaum", "Actor", "claudia_sheinbaum"),
+              *span_items("p1", p, p + 22, "deploy American troops", "Policy", "us_troops_in_mexico"),
+              relation_item("a1", "p1", "oppose")]
+    return {"id": tid, "data": {"text": t, "article_id": article_id or f"art-{tid}", **data},
+            "annotations": [{"id": tid, "completed_by": 1, "was_cancelled": False, "result": result}]}
+
+
+def _bool_start(task: dict[str, Any]) -> dict[str, Any]:
+    task["annotations"][0]["result"][0]["value"]["start"] = True
+    return task
+
+
+BAD_TASKS = {
+    # case: (the bad task, what its rejection says, whether the task alone converts nothing at all)
+    "task-id-2**70": (lambda: _good_task(2**70), "64-bit", True),
+    "span-start-true": (lambda: _bool_start(_good_task(1)), "integers", False),  # its article still converts
+    "article-id-a-dict": (lambda: _good_task(1, article_id={"a": 1}), "article_id", True),
+    "checksum-not-of-the-text": (lambda: _good_task(1, checksum="sha256:" + "0" * 64), "checksum", True),
+    "no-data": (lambda: {"id": 1}, "text", True),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TASKS))
+def test_build_reports_a_bad_task(case: str, tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", f"corpus build of an export with one good task and one bad one ({case}): exit 0, "
+                               "the bad one in rejections.jsonl with its reason; the bad one alone: one error line")
+    make, what, alone_fails = BAD_TASKS[case]
+    bad = make()
+    good = _good_task(99)
+    (tmp_path / "mixed.json").write_text(json.dumps([good, bad]), encoding="utf-8")
+    result = CliRunner().invoke(_app("corpus"), ["build", str(tmp_path / "mixed.json"), "--out",
+                                                 str(tmp_path / "ds"), "--no-progress"])
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output} {result.exception!r}"
+    rejections = [json.loads(x) for x in (tmp_path / "ds" / "rejections.jsonl").read_text().splitlines()]
+    assert rejections and any(what in r["detail"] for r in rejections), rejections
+    assert all(r["article_id"] != "art-99" for r in rejections)
+    (tmp_path / "bad.json").write_text(json.dumps([bad]), encoding="utf-8")
+    if not alone_fails:  # partly converted: exit 0 and the report
+        result = CliRunner().invoke(_app("corpus"), ["build", str(tmp_path / "bad.json"), "--out",
+                                                     str(tmp_path / "ds2"), "--no-progress"])
+        assert result.exit_code == 0 and what in (tmp_path / "ds2" / "rejections.jsonl").read_text(), result.output
+        return
+    before = tree_snapshot(tmp_path)
+    result = CliRunner().invoke(_app("corpus"), ["build", str(tmp_path / "bad.json"), "--out",
+                                                 str(tmp_path / "ds2"), "--no-progress"])
+    record_property("entry", "python -m corpus build")
+    assert result.exit_code not in (0, 1), f"exit {result.exit_code}: {result.output} {result.exception!r}"
+    line = one_line_error(result.stderr, result.stdout)
+    record_property("behaviour", f"exit {result.exit_code}: {line.replace(str(tmp_path), '$TMP')}")
+    assert "bad.json" in line and "nothing converted" in line and what in line, line
+    assert tree_snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("package", ["corpus-build", "corpus-add", "annotation-agreement", "annotation-validate",
+                                     "annotation-adjudicate", "evaluation-network", "training-predict"])
+def test_json_nested_too_deeply(package: str, tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    name = "rows.jsonl" if package in ("training-predict",) else "deep.json"
+    (tmp_path / name).write_text(deep + "\n", encoding="utf-8")
+    pkg, command = package.split("-")
+    f = str(tmp_path / name)
+    args = {"corpus-build": ["build", f, "--out", str(tmp_path / "ds")], "corpus-add": ["add", f, "--root",
+                                                                                         str(tmp_path / "store")],
+            "annotation-agreement": ["agreement", f], "annotation-validate": ["validate", f],
+            "annotation-adjudicate": ["adjudicate", f, "--out", str(tmp_path / "gold.json")],
+            "evaluation-network": ["network", f, "--out", str(tmp_path / "net")],
+            "training-predict": ["predict", f, "--model", str(tmp_path / "m"), "--out", str(tmp_path / "p.jsonl")],
+            }[package]
+    before = tree_snapshot(tmp_path)
+    result = CliRunner().invoke(_app(pkg), args)
+    record_property("entry", f"python -m {pkg} {command}")
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code not in (0, 1), result.output
+    line = one_line_error(result.stderr, result.stdout)
+    record_property("behaviour", f"exit {result.exit_code}: {line.replace(str(tmp_path), '$TMP')} (JSON nested "
+                                 "100 000 deep)")
+    assert name in line and "nested too deeply" in line, line
+    assert tree_snapshot(tmp_path) == before
