@@ -12,21 +12,23 @@ from evaluation.predictions import Predictions, read_predictions
 METHODS = ("bootstrap", "randomisation", "both")
 
 
-def resolve_side(arg: str, names: list[str], tracking_uri: str | None, split: str | None) -> tuple[str, Predictions]:
-    """A predictions file, an evaluation output folder, or an MLflow run id -> (display name, predictions)."""
+def resolve_side(arg: str, names: list[str], tracking_uri: str | None,
+                 split: str | None) -> tuple[str, Predictions, Path]:
+    """A predictions file, an evaluation output folder, or an MLflow run id -> (display name, predictions, the
+    local predictions file)."""
     path = Path(arg)
     if path.is_dir():
         path = path / "predictions.jsonl"
         if not path.is_file():
             raise InputError(arg, "folder holds no predictions.jsonl (not an `evaluation evaluate` output)")
-        return arg, read_predictions(path, names)
+        return arg, read_predictions(path, names), path
     if path.is_file():
-        return arg, read_predictions(path, names)
+        return arg, read_predictions(path, names), path
     from evaluation import tracking
 
     if tracking.is_run_id(arg):
         local = tracking.run_predictions(arg, tracking_uri, split)
-        return f"{tracking.run_name(arg)} ({arg[:8]})", read_predictions(local, names)
+        return f"{tracking.run_name(arg)} ({arg[:8]})", read_predictions(local, names), Path(local)
     raise InputError(arg, "not a predictions file, an evaluation output folder or an MLflow run id")
 
 
@@ -52,6 +54,51 @@ def _gold(a: Predictions, b: Predictions, order: list[str], dataset: str | Path 
     return [ga[i] for i in order]
 
 
+UNITS = ("auto", "group", "article", "statement")
+
+
+def _side_groups(path: Path, order: list[str]) -> list[str] | None:
+    """The `group` column of a side's predictions file (as `evaluate` writes it), in order; None without one."""
+    from evaluation.predictions import read_rows
+
+    by_id = {str(r.get("id")): r.get("group") for r in read_rows(path)}
+    found = [by_id.get(i) for i in order]
+    return [str(g) for g in found] if all(found) else None
+
+
+def _clusters(unit: str, order: list[str], pa: Predictions, pb: Predictions, a: Path, b: Path,
+              dataset: str | Path | None, split: str | None, names: list[str]) -> tuple[list[str] | None, str]:
+    """(resampling cluster of each item, the unit used): the dataset's group (from --dataset, else the predictions'
+    `group` column), else the article, else none; auto takes the first with two clusters or more."""
+    from_dataset: dict[str, dict[str, Any]] = {}
+    if dataset is not None and unit != "statement":
+        from evaluation.data import load_split
+
+        from_dataset = {r["id"]: r for r in load_split(dataset, split or "test", names)}
+    candidates: dict[str, list[str] | None] = {}
+    if from_dataset:
+        for name, column in (("group", "group"), ("article", "article_id")):
+            values = [from_dataset.get(i, {}).get(column) for i in order]
+            candidates[name] = [str(v) for v in values] if all(values) else None
+    candidates.setdefault("group", None)
+    candidates["group"] = candidates["group"] or _side_groups(a, order) or _side_groups(b, order)
+    if not candidates.get("article"):
+        src = pa if pa.article_ids else pb
+        if src.article_ids is not None:
+            idx = src.index()
+            candidates["article"] = [str(src.article_ids[idx[i]]) for i in order]
+    if unit == "statement":
+        return None, "statement"
+    for name in ("group", "article") if unit == "auto" else (unit,):
+        groups = candidates.get(name)
+        if groups and len(set(groups)) >= 2:
+            return groups, name
+        if unit != "auto":
+            raise InputError(f"--unit {unit}", f"the predictions (and --dataset) give no {name} ids to cluster on "
+                                               "(or only one)")
+    return None, "statement"
+
+
 def compare(a: str, b: str, *, method: str = "both", metric: str = "macro_f1", n_resamples: int = 10_000,
             seed: int = 0, unit: str = "auto", dataset: str | Path | None = None, split: str | None = None,
             codebook: str | Path | None = None, tracking_uri: str | None = None) -> dict[str, Any]:
@@ -62,11 +109,11 @@ def compare(a: str, b: str, *, method: str = "both", metric: str = "macro_f1", n
         raise InputError("--method", f"must be one of {', '.join(METHODS)}, got {method!r}")
     if metric not in M.METRICS:
         raise InputError("--metric", f"must be one of {', '.join(M.METRICS)}, got {metric!r}")
-    if unit not in ("auto", "article", "statement"):
-        raise InputError("--unit", f"must be auto, article or statement, got {unit!r}")
+    if unit not in UNITS:
+        raise InputError("--unit", f"must be one of {', '.join(UNITS)}, got {unit!r}")
     names = load_codebook(codebook).stance_names
-    name_a, pa = resolve_side(a, names, tracking_uri, split)
-    name_b, pb = resolve_side(b, names, tracking_uri, split)
+    name_a, pa, file_a = resolve_side(a, names, tracking_uri, split)
+    name_b, pb, file_b = resolve_side(b, names, tracking_uri, split)
     ids_a, ids_b = set(pa.ids), set(pb.ids)
     if ids_a != ids_b:
         raise InputError("compare", f"not the same items: A has {len(ids_a)}, B {len(ids_b)}, "
@@ -76,16 +123,7 @@ def compare(a: str, b: str, *, method: str = "both", metric: str = "macro_f1", n
     gold = _gold(pa, pb, order, dataset, split, names)
     pred_a = [pa.labels[ia[i]] for i in order]
     pred_b = [pb.labels[ib[i]] for i in order]
-    arts = pa.article_ids or pb.article_ids
-    src = pa if pa.article_ids else pb
-    groups = None
-    if unit != "statement" and arts is not None:
-        idx = src.index()
-        groups = [src.article_ids[idx[i]] for i in order]
-        if len(set(groups)) < 2:
-            groups = None
-    if unit == "article" and groups is None:
-        raise InputError("--unit article", "the predictions carry no article_id (or only one article)")
+    groups, used = _clusters(unit, order, pa, pb, file_a, file_b, dataset, split, names)
     tests = []
     if method in ("bootstrap", "both"):
         tests.append(M.paired_bootstrap(gold, pred_a, pred_b, names, groups=groups, n_resamples=n_resamples,
@@ -94,7 +132,7 @@ def compare(a: str, b: str, *, method: str = "both", metric: str = "macro_f1", n
         tests.append(M.approximate_randomisation(gold, pred_a, pred_b, names, groups=groups, n_rounds=n_resamples,
                                                  seed=seed, metric=metric).to_dict())
     return {"a": name_a, "b": name_b, "metric": metric, "n": len(order),
-            "unit": "article" if groups else "statement", "units": len(set(groups)) if groups else len(order),
+            "unit": used, "units": len(set(groups)) if groups else len(order),
             "tests": tests}
 
 

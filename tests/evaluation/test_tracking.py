@@ -82,7 +82,7 @@ def test_compare_runs_by_id_folder_and_training_run(store: dict) -> None:
     good_id, poor_id = store["good"]["mlflow"]["run_id"], store["poor"]["mlflow"]["run_id"]
     c = compare(good_id, poor_id, n_resamples=500, tracking_uri=store["uri"])
     boot, ar = c["tests"]
-    assert c["n"] == 48 and c["unit"] == "article" and c["units"] == 12
+    assert c["n"] == 48 and c["unit"] == "group" and c["units"] == 12  # the group column evaluate wrote
     assert boot["delta"] == pytest.approx(store["good"]["metrics"]["macro_f1"]["point"]
                                           - store["poor"]["metrics"]["macro_f1"]["point"])
     assert boot["delta"] > 0 and boot["p_value"] < 0.05 and ar["p_value"] < 0.05
@@ -91,6 +91,11 @@ def test_compare_runs_by_id_folder_and_training_run(store: dict) -> None:
     assert via_train["tests"][0]["delta"] == pytest.approx(boot["delta"])
     with pytest.raises(InputError, match="not a predictions file, an evaluation output folder or an MLflow run id"):
         compare("no-such-thing", poor_id, tracking_uri=store["uri"])
+    for unit, units in (("article", 12), ("statement", 48)):
+        c = compare(good_id, poor_id, n_resamples=100, unit=unit, tracking_uri=store["uri"])
+        assert (c["unit"], c["units"]) == (unit, units)
+    with pytest.raises(InputError, match="--unit: must be one of auto, group, article, statement"):
+        compare(good_id, poor_id, unit="story", tracking_uri=store["uri"])
 
 
 def test_cli_leaderboard_and_compare(store: dict, tmp_path: Path) -> None:
