@@ -43,6 +43,7 @@ from corpus.importers.statements import (
     annotation,
     codebook_alias_index,
     codebook_aliases_of,
+    fold,
     mention_candidates,
     name_aliases,
     person_surname,
@@ -221,10 +222,22 @@ def locate_entities(text: str, sentences: Sequence[tuple[int, int]], entities: S
         s = person_surname(name) if "People" in e["types"] else None
         if s:
             surnames[s] = surnames.get(s, 0) + 1
+    # every form the rules may find, folded: a sentence holding none of an entity's forms cannot hold the entity
+    # (the same pre-test `find_all` makes), which spares the full search for most (sentence, entity) pairs
+    forms = {}
+    for name, e in listed.items():
+        person = "People" in e["types"]
+        surname = person_surname(name) if person else None
+        needles = [name, *name_aliases(name, person, codebook_aliases_of(name, cb_index)), *([surname] if surname
+                                                                                             else [])]
+        forms[name] = [fold(x.strip()) for x in needles if x.strip()]
     found = []
     for k, (start, end) in enumerate(sentences):
         sentence = text[start:end]
+        folded = fold(sentence)
         for name in listed:
+            if not any(f in folded for f in forms[name]):
+                continue
             mention = _mention(name, sentence, start, listed, surnames, cb_index)
             if mention.candidates:
                 c = mention.candidates[0]
