@@ -140,7 +140,9 @@ class TrainConfig(_Section):
     kind: Kind = Field(description="majority, tfidf_logreg or transformer.")
     seed: int = Field(13, ge=0, le=2**32 - 1, description="Seeds Python, numpy, torch and the data order.")
     deterministic: bool = Field(False, description="Deterministic torch kernels (slower; same run, same numbers).")
-    output_dir: str | None = Field(None, description="Checkpoints and the saved model (default var/runs/<name>).")
+    output_dir: str | None = Field(None, description="The config's runs folder (default var/runs/<name>): one "
+                                                        "<run id>/ folder per run (checkpoints, model, run.json) "
+                                                        "and `latest`.")
     data: DataConfig = Field(default_factory=DataConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     sklearn: SklearnConfig = Field(default_factory=SklearnConfig)
