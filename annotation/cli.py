@@ -109,10 +109,14 @@ def push(
     update_config: Annotated[bool, typer.Option("--update-config", help="Replace the project's labelling config "
                                                 "and instructions with the codebook's where they differ.")]
     = False,
+    dedupe: Annotated[bool, typer.Option("--dedupe", help="Delete duplicate tasks of an article's text that carry "
+                                         "no annotations (a copy with annotations is never deleted); without it "
+                                         "duplicates are only reported.")] = False,
     codebook: CodebookOpt = None,
     url: UrlOpt = None,
 ) -> None:
-    """Create or update the project and import new or changed articles as tasks (idempotent)."""
+    """Create or update the project and import new or changed articles as tasks (idempotent; pushes to one
+    project wait for each other)."""
     from tqdm import tqdm
 
     from annotation.push import push as do_push
@@ -122,7 +126,7 @@ def push(
         with tqdm(unit="task", desc="push", leave=False, disable=None) as bar:
             report = do_push(_client(url), _codebook(codebook), source or BUNDLED_ROOT, project,
                              with_annotations=with_annotations, prelabel=prelabel or [], batch_size=batch_size,
-                             update_config=update_config, progress=bar.update)
+                             update_config=update_config, progress=bar.update, dedupe=dedupe)
     except NewsstanceError as e:
         fail(e)
     if report.config_differs and not report.config_updated:
@@ -132,9 +136,10 @@ def push(
     typer.echo(f"project {project!r} (id {report.project_id}{', created' if report.created_project else ''}"
                f"{', config updated' if report.config_updated else ''}): {report.new} new, {report.changed} "
                f"changed, {report.unchanged} unchanged of {report.articles} articles; {report.annotations} "
-               f"annotations, {report.predictions} predictions; {report.tasks_on_server} tasks on the server")
+               f"annotations, {report.predictions} predictions; {report.tasks_on_server} tasks on the server"
+               + (f"; {sum(report.duplicates.values())} duplicates" if report.duplicates else ""))
     for note in report.notes:
-        typer.echo(f"note: {note}")
+        typer.echo(f"{'warning' if 'duplicate' in note and not dedupe else 'note'}: {note}")
 
 
 @app.command()
@@ -292,7 +297,7 @@ def browser_check(
         if task_id is None:
             raise NewsstanceError("--project", f"project {project!r} has no tasks; push first")
         creds = load_credentials(create=False)
-        view = check_editor(client.url, creds.username, creds.password, found["id"], task_id, screenshot)
+        view = check_editor(client.base_url, creds.username, creds.password, found["id"], task_id, screenshot)
     except NewsstanceError as e:
         fail(e)
     typer.echo(f"opened {view.url}: label buttons {view.labels}, {len(view.highlights)} regions on the text "

@@ -167,10 +167,11 @@ class LabelStudioClient:
     def find_project(self, title: str) -> dict[str, Any] | None:
         """The project titled exactly `title`, or None."""
         pager = self.call("list projects", self.sdk.projects.list, title=title, page_size=100)
-        for project in self.call("list projects", lambda: list(pager)):
-            if project.title == title:
-                return self.get_project(project.id)
-        return None
+        found = sorted(p.id for p in self.call("list projects", lambda: list(pager)) if p.title == title)
+        if len(found) > 1:  # made by pushes before the push lock, or by hand
+            log.warning("%s: %d projects are titled %r (ids %s); using the oldest, %d", self.url, len(found), title,
+                        ", ".join(map(str, found)), found[0])
+        return self.get_project(found[0]) if found else None
 
     def get_project(self, project_id: int) -> dict[str, Any]:
         return _dump(self.call(f"read project {project_id}", self.sdk.projects.get, project_id))
@@ -225,6 +226,10 @@ class LabelStudioClient:
 
     def get_task(self, task_id: int) -> dict[str, Any]:
         return _dump(self.call(f"read task {task_id}", self.sdk.tasks.get, str(task_id)))
+
+    def delete_task(self, task_id: int) -> None:
+        """Delete one task (push --dedupe deletes only copies without annotations)."""
+        self.call(f"delete task {task_id}", self.sdk.tasks.delete, str(task_id))
 
     # -- annotations and predictions ----------------------------------------------------------
     def create_annotation(self, task_id: int, result: list[dict[str, Any]], ground_truth: bool = False,

@@ -5,14 +5,22 @@ Idempotency: each task carries `article_id` and `checksum` in its data; a push l
 first and imports only articles that are new or whose text changed (checksum differs). An article whose
 text changed gets a new task; the old one is marked `meta.superseded_by` (its annotations index the old
 text, so they are kept, never rewritten). A push interrupted half-way is finished by pushing again.
+
+Concurrency: pushes to one project of one server are serialised by a file lock (`var/locks/`, keyed by the
+server URL and the project title) held from finding the project to the last import, so two pushes at once make
+one project and one task per article. Duplicates already on the server (one article's text in two tasks, e.g.
+from pushes made before the lock) are reported; `dedupe=True` deletes the extra copies that carry no
+annotations (a copy with annotations, cancelled ones and drafts included, is never deleted).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +32,7 @@ from annotation.gazetteer import model_version as gazetteer_version
 from annotation.guidelines import guidelines_html
 from annotation.label_config import build_label_config, config_drift
 from corpus.codebook import Codebook
-from corpus.errors import InputError
+from corpus.errors import InputError, ServiceError
 from corpus.gazetteer import Gazetteer
 from corpus.schema import Article
 from corpus.store import CorpusStore
@@ -37,6 +45,7 @@ PRELABELLERS = ("gazetteer",)
 PRELABELS_META = "prelabels"  # task meta: model versions push uploaded predictions of
 # Task data fields copied from the article (text is what the config shows; the rest is for people and joins).
 _DATA_FIELDS = ("title", "source", "url", "published", "group", "split")
+LOCK_TIMEOUT = 1800.0  # seconds a push waits for another push to the same project
 
 
 @dataclass
@@ -58,6 +67,10 @@ class PushReport:
     predictions: int = 0
     batches: int = 0
     tasks_on_server: int = 0
+    duplicates: dict[str, int] = field(default_factory=dict)  # article id -> extra tasks of one text found
+    removed_duplicates: int = 0  # extra copies without annotations deleted (dedupe)
+    kept_duplicates: int = 0  # extra copies left because they carry annotations
+    waited_for_lock: float = 0.0  # seconds spent waiting for another push to the same project
     notes: list[str] = field(default_factory=list)
 
 
@@ -108,6 +121,71 @@ def model_versions(task: dict[str, Any]) -> set[str]:
     return found | {str(p.get("model_version")) for p in task.get("predictions") or [] if isinstance(p, dict)}
 
 
+def lock_path(url: str, project: str, lock_dir: Path | None = None) -> Path:
+    """The lock file serialising pushes to `project` on the server at `url`."""
+    from annotation.server import REPO_ROOT
+
+    key = hashlib.sha256(f"{url.rstrip('/')}\0{project}".encode()).hexdigest()[:20]
+    return (lock_dir or REPO_ROOT / "var" / "locks") / f"push-{key}.lock"
+
+
+@contextmanager
+def push_lock(url: str, project: str, lock_dir: Path | None = None, timeout: float = LOCK_TIMEOUT
+              ) -> Iterator[float]:
+    """Hold the push lock of (server, project); yields the seconds spent waiting for it."""
+    import time
+
+    from filelock import FileLock, Timeout
+
+    path = lock_path(url, project, lock_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    started = time.monotonic()
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.warning("another push to project %r is running; waiting for it (lock %s)", project, path)
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise ServiceError(url, f"another push to project {project!r} has held {path} for over {timeout:.0f} s; "
+                                    "wait for it to finish") from None
+    try:
+        yield time.monotonic() - started
+    finally:
+        lock.release()
+
+
+def has_annotations(task: dict[str, Any]) -> bool:
+    """Whether a task carries any annotation (cancelled ones and drafts count), from its listing or full record."""
+    counts = ("total_annotations", "cancelled_annotations")
+    return any(int(task.get(k) or 0) > 0 for k in counts) or bool(task.get("annotations")) or bool(task.get("drafts"))
+
+
+def _dedupe(client: LabelStudioClient, aid: str, copies: list[dict[str, Any]], remove: bool, report: PushReport
+            ) -> list[dict[str, Any]]:
+    """Report the extra copies of one article text; with `remove`, delete those without annotations (each checked
+    again on the server just before). Returns the copies left, oldest first."""
+    copies = sorted(copies, key=lambda t: int(t["id"]))
+    report.duplicates[aid] = report.duplicates.get(aid, 0) + len(copies) - 1
+    annotated = [t for t in copies if has_annotations(t)]
+    keep = annotated or copies[:1]
+    if not remove:
+        return copies
+    left = list(keep)
+    for task in copies:
+        if any(task is k for k in keep):
+            continue
+        fresh = client.get_task(int(task["id"]))
+        if has_annotations(fresh):  # annotated since the listing: it stays
+            left.append(task)
+            continue
+        client.delete_task(int(task["id"]))
+        report.removed_duplicates += 1
+    report.kept_duplicates += len(left) - 1
+    return sorted(left, key=lambda t: int(t["id"]))
+
+
 def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -137,8 +215,10 @@ def ensure_project(client: LabelStudioClient, title: str, codebook: Codebook, up
 
 def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: str = DEFAULT_PROJECT,
          with_annotations: bool = False, prelabel: Iterable[str] = (), batch_size: int = 100,
-         update_config: bool = False, progress: Callable[[int], None] | None = None) -> PushReport:
-    """Push the articles of the corpus folder `source` into `project`; see the module docstring."""
+         update_config: bool = False, progress: Callable[[int], None] | None = None, *, dedupe: bool = False,
+         lock_dir: Path | None = None) -> PushReport:
+    """Push the articles of the corpus folder `source` into `project` under the project's push lock; see the
+    module docstring. `dedupe`: delete extra copies of an article's text that carry no annotations."""
     if batch_size < 1:
         raise InputError("--batch-size", f"must be at least 1, got {batch_size}")
     prelabel = list(prelabel)
@@ -152,6 +232,17 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
     if not articles:
         raise InputError(source, "no articles to push")
 
+    with push_lock(getattr(client, "base_url", client.url), project, lock_dir) as waited:
+        report = _push_locked(client, codebook, store, articles, project, with_annotations, prelabel, batch_size,
+                              update_config, progress, dedupe)
+    report.waited_for_lock = waited
+    return report
+
+
+def _push_locked(client: LabelStudioClient, codebook: Codebook, store: CorpusStore, articles: list[Article],
+                 project: str, with_annotations: bool, prelabel: list[str], batch_size: int, update_config: bool,
+                 progress: Callable[[int], None] | None, dedupe: bool) -> PushReport:
+    """The check-and-import part of `push`, run while the project's push lock is held."""
     proj, report = ensure_project(client, project, codebook, update_config)
     pid = report.project_id
     report.articles = len(articles)
@@ -166,6 +257,13 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
     to_import: list[tuple[Article, dict[str, Any]]] = []
     superseded: list[tuple[dict[str, Any], str]] = []
     late_predictions: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    for aid, tasks in existing.items():
+        by_text: dict[Any, list[dict[str, Any]]] = {}
+        for t in tasks:
+            by_text.setdefault(t["data"].get("checksum"), []).append(t)
+        if any(len(c) > 1 for c in by_text.values()):
+            existing[aid] = [t for c in by_text.values()
+                             for t in (_dedupe(client, aid, c, dedupe, report) if len(c) > 1 else c)]
     for article in articles:
         tasks = existing.get(article.id, [])
         current = [t for t in tasks if t["data"].get("checksum") == article.checksum]
@@ -221,6 +319,18 @@ def push(client: LabelStudioClient, codebook: Codebook, source: Path, project: s
     if with_annotations and report.unchanged:
         report.notes.append(f"{report.unchanged} articles were already on the server: their annotations were "
                             "not sent again")
+    if report.duplicates:
+        extra = sum(report.duplicates.values())
+        first = sorted(report.duplicates)[0]
+        if dedupe:
+            report.notes.append(f"{len(report.duplicates)} articles had {extra} duplicate tasks on the server (first: "
+                                f"{first}): {report.removed_duplicates} without annotations deleted"
+                                + (f", {report.kept_duplicates} kept because they carry annotations"
+                                   if report.kept_duplicates else ""))
+        else:
+            report.notes.append(f"{len(report.duplicates)} articles have {extra} duplicate tasks on the server "
+                                f"(first: {first} x{report.duplicates[first] + 1}); push with --dedupe deletes "
+                                "the copies without annotations")
     report.tasks_on_server = client.count_tasks(pid)
     log.info("pushed %d new, %d changed, %d unchanged articles to project %s", report.new, report.changed,
              report.unchanged, pid)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from annotation.label_config import build_label_config
-from annotation.push import PRELABELS_META, push
+from annotation.push import PRELABELS_META, lock_path, push, push_lock, task_data
 from corpus.codebook import load_codebook
 from corpus.errors import InputError, ServiceError
 from corpus.gazetteer import MATCHER_VERSION
@@ -61,6 +61,12 @@ class FakeServer:
 
     def update_task(self, tid, **fields):
         self.tasks[tid].update(copy.deepcopy(fields))
+
+    def get_task(self, tid):
+        return copy.deepcopy(self.tasks[tid])
+
+    def delete_task(self, tid):
+        del self.tasks[tid]
 
     def create_prediction(self, tid, result, model_version, score=None):
         self.tasks[tid].setdefault("predictions", []).append({"model_version": model_version, "result": result})
@@ -136,3 +142,36 @@ def test_bad_options(corpus, kwargs, message):
 def test_not_a_corpus_folder(tmp_path):
     with pytest.raises(InputError, match="not a corpus folder"):
         push(FakeServer(), load_codebook(), tmp_path, "proj")
+
+
+def test_duplicates_are_reported_and_dedupe_deletes_only_bare_copies(corpus, tmp_path):
+    cb, server = load_codebook(), FakeServer()
+    push(server, cb, corpus.root, "proj", lock_dir=tmp_path / "locks")
+    a0, a1 = corpus.read_article("a-0"), corpus.read_article("a-1")
+    server.import_tasks(1, [{"data": task_data(a0)}, {"data": task_data(a0), "total_annotations": 1},
+                            {"data": task_data(a1), "cancelled_annotations": 1}])
+    report = push(server, cb, corpus.root, "proj", lock_dir=tmp_path / "locks")
+    assert report.duplicates == {"a-0": 2, "a-1": 1} and report.removed_duplicates == 0 and len(server.tasks) == 8
+    assert "push with --dedupe" in report.notes[-1]
+    report = push(server, cb, corpus.root, "proj", dedupe=True, lock_dir=tmp_path / "locks")
+    assert (report.removed_duplicates, report.kept_duplicates, report.unchanged, report.new) == (3, 0, 5, 0)
+    left = sorted((t["data"]["article_id"], t.get("total_annotations"), t.get("cancelled_annotations"))
+                  for t in server.tasks.values() if t["data"]["article_id"] in ("a-0", "a-1"))
+    assert left == [("a-0", 1, None), ("a-1", None, 1)]  # the annotated copies stay, the bare ones went
+    assert push(server, cb, corpus.root, "proj", lock_dir=tmp_path / "locks").duplicates == {}
+
+
+def test_push_lock_is_per_server_and_project(tmp_path):
+    from filelock import FileLock, Timeout
+
+    assert lock_path("http://h:1", "p", tmp_path) != lock_path("http://h:1", "q", tmp_path)
+    assert lock_path("http://h:1/", "p", tmp_path) == lock_path("http://h:1", "p", tmp_path)
+    with push_lock("http://h:1", "p", tmp_path):
+        with pytest.raises(Timeout):
+            FileLock(str(lock_path("http://h:1", "p", tmp_path))).acquire(timeout=0.2)
+        with FileLock(str(lock_path("http://h:1", "q", tmp_path))).acquire(timeout=0.2):
+            pass
+    held = FileLock(str(lock_path("http://h:1", "p", tmp_path)))
+    with held, pytest.raises(ServiceError, match="another push to project 'p'"), \
+            push_lock("http://h:1", "p", tmp_path, timeout=0.2):
+        pass
