@@ -106,7 +106,7 @@ def seesaw_section() -> str:
                   "--set", f"output_dir={tmp / 'runs' / cfg}"], env, log)
         results = {}
         for cfg in ("majority", "tfidf_logreg"):
-            _run([py, "-m", "evaluation", "evaluate", "--model", str(tmp / "runs" / cfg / "model"), "--dataset",
+            _run([py, "-m", "evaluation", "evaluate", "--model", str(tmp / "runs" / cfg / "latest" / "model"), "--dataset",
                   str(tmp / "ds"), "--split", "test", "--out", str(tmp / f"eval-{cfg}"), "--agreement",
                   str(tmp / "agreement.json")], env, log)
             results[cfg] = json.loads((tmp / f"eval-{cfg}" / "metrics.json").read_text(encoding="utf-8"))
