@@ -44,18 +44,24 @@ def add(
     article_id: Annotated[str | None, typer.Option("--id", help="Article id (one file only); default: from the "
                                                                  "file name.")] = None,
     root: RootOpt = None,  # type: ignore[assignment]
+    max_size: Annotated[float, typer.Option("--max-size", min=0.001, help="Largest article accepted, in MB of "
+                                                                          "UTF-8 text.")] = 5.0,
 ) -> None:
-    """Add articles to the corpus store; every file is checked before anything is written."""
+    """Add articles to the corpus store; every file is checked before anything is written. NUL and other
+    control characters, bidirectional overrides and zero-width spaces are removed from the text (and counted)."""
     from corpus.ingest import Metadata, add_files
     from corpus.store import CorpusStore
 
     try:
         meta = Metadata(source=source, url=url, published=date, language=language, rights=rights)
-        result = add_files(files, CorpusStore(root or _bundled()), meta, article_id=article_id)
+        result = add_files(files, CorpusStore(root or _bundled()), meta, article_id=article_id, max_mb=max_size)
     except NewsstanceError as e:
         fail(e)
     for article_id_, path in zip(result.added, result.paths, strict=True):
         typer.echo(f"added {article_id_} -> {path}")
+    for article_id_, n in result.removed.items():
+        typer.echo(f"note: {article_id_}: removed {n} invisible control characters (NUL, bidirectional overrides, "
+                   "zero-width spaces)")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,13 @@ from corpus.schema import UNKNOWN, Article, article_from_dict, normalise_text, s
 from corpus.store import CorpusStore, json_lines, parse_json, read_text
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+DEFAULT_MAX_MB = 5.0  # a long news article is under 100 kB; a bigger "article" slows every later command
+
+# Invisible characters removed from article text: NUL and the other C0/C1 controls (tab and newline kept),
+# bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069: text that displays other than
+# it reads), and zero-width spaces / word joiners / BOMs. ZWJ and ZWNJ stay: Persian, Indic scripts and emoji
+# sequences need them.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]")
 
 
 @dataclass
@@ -28,6 +36,32 @@ class Metadata:
 class AddResult:
     added: list[str] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
+    removed: dict[str, int] = field(default_factory=dict)  # article id -> invisible characters removed
+
+
+def strip_invisible(text: str) -> tuple[str, int]:
+    """`text` without the invisible controls of `_INVISIBLE`, and how many were removed."""
+    cleaned, n = _INVISIBLE.subn("", text)
+    return cleaned, n
+
+
+def check_input_path(path: Path, max_bytes: int | None = None) -> None:
+    """Refuse a symbolic link that leads out of its own folder (a link to /etc/passwd) and, for one-article
+    files, a file over `max_bytes`."""
+    if path.is_symlink():
+        target = path.resolve()
+        if path.parent.resolve() not in target.parents:
+            raise InputError(path, f"is a symbolic link to {target}, outside its folder; refusing it "
+                                   "(give the file itself)")
+    if max_bytes is not None and path.suffix.lower() not in (".json", ".jsonl") and path.is_file():
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(path, _too_big(size, max_bytes))
+
+
+def _too_big(size: int, max_bytes: int) -> str:
+    return (f"{size / 1e6:.1f} MB; an article is capped at {max_bytes / 1e6:g} MB (raise the cap with "
+            "--max-size MB)")
 
 
 def _split_plain(text: str, path: Path) -> tuple[str, str, str]:
@@ -84,18 +118,29 @@ def _split_html(text: str, path: Path) -> tuple[str, str, str, dict[str, str]]:
     return title, standfirst, "\n".join(paragraphs), meta
 
 
-def _article(fields: dict[str, Any], where: str, meta: Metadata, fallback_id: str) -> Article:
+def _article(fields: dict[str, Any], where: str, meta: Metadata, fallback_id: str) -> tuple[Article, int]:
+    """The article of `fields` (invisible controls removed) and how many characters were removed."""
     data = {k: v for k, v in fields.items() if v not in (None, "")}
+    removed = 0
+    for key in ("title", "standfirst", "body", "text"):
+        if isinstance(data.get(key), str):
+            data[key], n = strip_invisible(data[key])
+            removed += n
     if "text" in data and "body" not in data:
         data["body"] = data.pop("text")
     for key in ("source", "url", "published", "language", "rights"):
         data.setdefault(key, getattr(meta, key))
     data.setdefault("id", fallback_id)
-    return article_from_dict(data, where)
+    return article_from_dict(data, where), removed
 
 
 def parse_file(path: Path, meta: Metadata) -> list[Article]:
     """Parse one input file into articles (JSONL gives one per line); raises InputError naming file/line."""
+    return [article for article, _ in parse_file_counted(path, meta)]
+
+
+def parse_file_counted(path: Path, meta: Metadata) -> list[tuple[Article, int]]:
+    """`parse_file`, each article with the number of invisible control characters removed from it."""
     text = read_text(path)
     suffix = path.suffix.lower()
     stem_id = slugify(path.stem)
@@ -120,7 +165,7 @@ def parse_file(path: Path, meta: Metadata) -> list[Article]:
     raise InputError(path, f"unsupported file type {suffix!r} (expected one of {', '.join(SUFFIXES)})")
 
 
-def _record(item: Any, where: str, meta: Metadata, fallback_id: str) -> Article:
+def _record(item: Any, where: str, meta: Metadata, fallback_id: str) -> tuple[Article, int]:
     if not isinstance(item, dict):
         raise InputError(where, "each article must be a JSON object")
     for required in ("title",):
@@ -131,18 +176,25 @@ def _record(item: Any, where: str, meta: Metadata, fallback_id: str) -> Article:
     return _article(item, where, meta, fallback_id)
 
 
-def add_files(paths: list[Path], store: CorpusStore, meta: Metadata, article_id: str | None = None) -> AddResult:
+def add_files(paths: list[Path], store: CorpusStore, meta: Metadata, article_id: str | None = None,
+              max_mb: float = DEFAULT_MAX_MB) -> AddResult:
     """Validate every file first, then write; a duplicate (same id or same text) is an error, nothing is written.
 
-    `article_id` names the article when exactly one is added.
+    `article_id` names the article when exactly one is added; an article over `max_mb` MB (UTF-8) is refused.
     """
+    max_bytes = int(max_mb * 1e6)
     existing_ids = set(store.article_ids())
     existing_sums = {a.checksum: a.id for a in store.articles()}
     new: list[Article] = []
+    removed_by_id: dict[str, int] = {}
     if article_id and len(paths) != 1:
         raise InputError(None, "--id names one article: give exactly one file")
     for path in paths:
-        for art in parse_file(Path(path), meta):
+        check_input_path(Path(path), max_bytes)
+        for art, removed in parse_file_counted(Path(path), meta):
+            size = len(art.text.encode("utf-8"))
+            if size > max_bytes:
+                raise InputError(path, _too_big(size, max_bytes))
             if article_id:
                 art = article_from_dict({**art.model_dump(), "id": article_id}, str(path))
             if art.checksum in existing_sums:
@@ -153,7 +205,9 @@ def add_files(paths: list[Path], store: CorpusStore, meta: Metadata, article_id:
             existing_sums[art.checksum] = art.id
             existing_ids.add(art.id)
             new.append(art)
-    result = AddResult()
+            if removed:
+                removed_by_id[art.id] = removed
+    result = AddResult(removed=removed_by_id)
     for art in new:
         result.paths.append(store.write_article(art))
         result.added.append(art.id)

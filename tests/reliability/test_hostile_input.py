@@ -481,3 +481,59 @@ def test_json_nested_too_deeply(package: str, tmp_path: Path, record_property: C
                                  "100 000 deep)")
     assert name in line and "nested too deeply" in line, line
     assert tree_snapshot(tmp_path) == before
+
+
+# -- weak spots in corpus add: invisible characters, a link out of its folder, an article too big -----------------
+def test_add_removes_invisible_controls(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "corpus add of a text with NUL, U+202E (right-to-left override) and U+200B: they are "
+                               "removed (ZWJ/ZWNJ kept), the user is told how many")
+    (tmp_path / "ctl.txt").write_text("Head\x00line\nBody with \u202e evil \u200b zero width and "
+                                      "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 kept.\nMore.\n",
+                                      encoding="utf-8")
+    result = CliRunner().invoke(_app("corpus"), ["add", str(tmp_path / "ctl.txt"), "--root", str(tmp_path / "st")])
+    assert result.exit_code == 0, result.output
+    stored = json.loads((tmp_path / "st" / "articles" / "ctl.json").read_text(encoding="utf-8"))
+    text = stored["title"] + stored["standfirst"] + stored["body"]
+    assert not any(c in text for c in "\x00\u202e\u200b") and "\u200c" in text and stored["title"] == "Headline"
+    assert "3 invisible" in result.output, result.output
+    record_property("outcome", result.output.strip().replace(str(tmp_path), "$TMP").splitlines()[-1])
+
+
+def test_add_refuses_a_link_out_of_its_folder(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "outside.txt").write_text("Secret headline\nSecret body.\nMore.\n", encoding="utf-8")
+    (tmp_path / "in" / "pw.txt").symlink_to("/etc/passwd")
+    (tmp_path / "in" / "up.txt").symlink_to(tmp_path / "outside.txt")
+    (tmp_path / "in" / "ok.txt").write_text("A headline\nA body.\nMore.\n", encoding="utf-8")
+    (tmp_path / "in" / "same.txt").symlink_to("ok.txt")
+    for name in ("pw.txt", "up.txt"):
+        before = tree_snapshot(tmp_path)
+        result = CliRunner().invoke(_app("corpus"), ["add", str(tmp_path / "in" / name), "--root",
+                                                     str(tmp_path / "st")])
+        record_property("entry", "python -m corpus add")
+        assert result.exit_code not in (0, 1), result.output
+        line = one_line_error(result.stderr, result.stdout)
+        assert name in line and "symbolic link" in line and "outside" in line, line
+        assert tree_snapshot(tmp_path) == before
+    record_property("behaviour", f"exit {result.exit_code}: {line.replace(str(tmp_path), '$TMP')}")
+    ok = CliRunner().invoke(_app("corpus"), ["add", str(tmp_path / "in" / "same.txt"), "--root",
+                                             str(tmp_path / "st")])
+    assert ok.exit_code == 0, ok.output  # a link inside its own folder is fine
+
+
+def test_add_caps_the_article_size(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    big = "Big headline\n" + ("word " * 250_000 + "\n") * 5  # about 6 MB
+    (tmp_path / "big.txt").write_text(big, encoding="utf-8")
+    (tmp_path / "big.jsonl").write_text(json.dumps({"title": "t", "body": big}) + "\n", encoding="utf-8")
+    for name in ("big.txt", "big.jsonl"):
+        before = tree_snapshot(tmp_path)
+        result = CliRunner().invoke(_app("corpus"), ["add", str(tmp_path / name), "--root", str(tmp_path / "st")])
+        record_property("entry", "python -m corpus add")
+        assert result.exit_code not in (0, 1), result.output
+        line = one_line_error(result.stderr, result.stdout)
+        assert name in line and "--max-size" in line, line
+        assert tree_snapshot(tmp_path) == before
+    record_property("behaviour", f"exit {result.exit_code}: {line.replace(str(tmp_path), '$TMP')}")
+    raised = CliRunner().invoke(_app("corpus"), ["add", str(tmp_path / "big.txt"), "--root", str(tmp_path / "st"),
+                                                 "--max-size", "10"])
+    assert raised.exit_code == 0, raised.output
