@@ -1,16 +1,18 @@
 """End-to-end extraction scored against gold: whole statements, pairs, polarity, networks (issue 13).
 
 `python -m evaluation extraction --pred STATEMENTS.json --dataset DATASET --split test --out DIR` reads what
-`python -m training extract` writes (one file per setting, `"setting": "gold-entities" | "found-entities"`) and
-the split's gold statements. A statement is (article, actor id, policy id, stance) at sentence level: a
-prediction matches a gold statement of the same article, canonical actor and target (and stance) whose
-sentences overlap the prediction's evidence sentences. Matching is one to one, the most confident prediction
-first; duplicate predictions of one statement count once (the rest are reported as duplicates), duplicate gold
-statements once too. Scores: precision, recall and F1 on statements and on pairs (stance ignored), polarity
-accuracy on the pairs found, each with an article-clustered bootstrap interval (`evaluation.metrics`), and the
-network scores of `evaluation network --gold` (`evaluation.network.score_networks`). Predicted articles that are
-not in the split are named and counted, never scored silently; gold articles the predictions do not cover are
-left out of the gold (named and counted) so a partial extraction is scored on what it read.
+`python -m training extract` writes (one file per setting, `"setting": "gold-entities" | "found-entities"`) and the
+split's gold statements. A statement is (article, actor id, policy id, stance) at sentence level: a prediction
+matches a gold statement of the same article, canonical actor and target (and stance) whose sentences overlap the
+prediction's evidence sentences (a side without an id, as found entities may give, is resolved from its mention
+text as the build resolves a name: a codebook label or alias, else `x:<slug>`). Matching is one to one, the most
+confident prediction first; duplicate predictions of one statement count once (the rest are reported as
+duplicates), duplicate gold statements once too. Scores: precision, recall and F1 on statements and on pairs
+(stance ignored), polarity accuracy on the pairs found, each with an article-clustered bootstrap interval
+(`evaluation.metrics`), and the network scores of `evaluation network --gold`
+(`evaluation.network.score_networks`). Predicted articles that are not in the split are named and counted, never
+scored silently; gold articles the predictions do not cover are left out of the gold (named and counted) so a
+partial extraction is scored on what it read.
 
 `human_figure` scores annotator against annotator with the same matching, on every task two or more
 annotators coded (the pairing of `annotation.agreement`: ground-truth and adjudicated annotations are not
@@ -140,21 +142,28 @@ def read_predictions(path: str | Path, codebook: Codebook, setting: str | None =
             "articles": read or sorted({str(s["article_id"]) for s in statements}), "statements": statements}
 
 
-def _side(s: dict[str, Any], name: str) -> str:
+def _side(s: dict[str, Any], name: str, scheme: Any) -> str:
+    """A side's canonical id: the file's, else its mention's text resolved as the build resolves a name."""
+    from corpus.convert import resolve_name
+
     value = s.get(f"{name}_id")
     if value:
         return str(value)
     mention = s.get(f"{name}_mention") or {}
-    return "text:" + str(mention.get("text") if isinstance(mention, dict) else mention or "").casefold()
+    text = str((mention.get("text") if isinstance(mention, dict) else mention) or s.get(f"{name}_label") or "")
+    return resolve_name(text.strip(), name == "actor", scheme)[0] if text.strip() else f"{name}:unknown"
 
 
-def prediction_units(statements: Sequence[dict[str, Any]], gold: Gold) -> list[Unit]:
+def prediction_units(statements: Sequence[dict[str, Any]], gold: Gold, codebook: Codebook) -> list[Unit]:
     """Predicted statements as units (sentence numbers from the gold article's sentences)."""
+    from corpus.convert import Scheme
+
+    scheme = Scheme.from_codebook(codebook)
     out = []
     for s in statements:
         a = str(s["article_id"])
         ev = s["evidence"]
-        out.append(Unit(a, _side(s, "actor"), _side(s, "policy"), str(s["stance"]),
+        out.append(Unit(a, _side(s, "actor", scheme), _side(s, "policy", scheme), str(s["stance"]),
                         sentences_of(gold.sentences.get(a, []), ev["start"], ev["end"]),
                         float(s.get("confidence") or 0.0), str(s.get("actor_label") or ""),
                         str(s.get("policy_label") or ""), str(ev.get("text") or "")))
@@ -231,7 +240,7 @@ def score_setting(pred: dict[str, Any], gold: Gold, codebook: Codebook, n_resamp
     scored = read & gold.articles
     not_read = sorted(gold.articles - scored)
     inside = [s for s in pred["statements"] if str(s["article_id"]) in scored]
-    units = prediction_units(inside, gold)
+    units = prediction_units(inside, gold, codebook)
     gold_units = [g for g in gold.units if g.article_id in scored]
     notes = []
     if outside:

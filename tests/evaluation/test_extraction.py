@@ -153,3 +153,13 @@ def test_human_figure_scores_annotator_against_annotator(dataset: Path, tmp_path
     r = score_extraction([pred], dataset, "train", n_resamples=20, human=out)
     assert (r["human"]["train"]["tasks"], r["human"]["all"]["tasks"]) == (0, 1)
     assert "| annotators vs annotators (all articles) | 0.500" in markdown(r)
+
+
+def test_an_unresolved_side_is_resolved_by_name_as_the_build_does(dataset: Path, tmp_path: Path) -> None:
+    found = statement("art1", "donald_trump", "us_troops_in_mexico", "support", 0.9, S0)
+    found = {**found, "actor_id": None, "actor_mention": {"text": "Donald Trump", "start": None, "end": None}}
+    other = {**found, "policy_id": None, "policy_mention": {"text": "a wall", "start": 0, "end": 5}}
+    r = score_extraction([write(tmp_path / "f.json", "found-entities", [found, other], ["art1"])], dataset, "train",
+                         n_resamples=20)
+    st = r["settings"][0]["statements"]
+    assert (st["matched"], st["false"]) == (1, 1)  # "Donald Trump" is the codebook's donald_trump; "a wall" is x:
