@@ -137,8 +137,8 @@ def breakdowns_csv(r: dict[str, Any]) -> str:
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def cell(x: str) -> str:
-        return str(x).replace("|", "\\|").replace("\n", " ")
+    def cell(x: str) -> str:  # text from the data is escaped: a renderer shows <script>, never runs it
+        return escape(str(x), quote=False).replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
@@ -147,8 +147,8 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 def markdown(r: dict[str, Any], image_files: list[str]) -> str:
     """The report as Markdown; plots are referenced as the PNG files written beside it."""
-    parts = [f"# {_title(r)}", "", _about(r), ""]
-    parts += [f"> note: {n}" for n in r.get("notes", [])]
+    parts = [f"# {escape(_title(r), quote=False)}", "", escape(_about(r), quote=False), ""]
+    parts += [f"> note: {escape(str(n), quote=False)}" for n in r.get("notes", [])]
     parts += ["", "## Scores", "", _md_table(["metric", "score [95% CI]"], [list(x) for x in _headline_rows(r)])]
     parts += ["", "## Human ceiling", ""]
     if r.get("agreement"):
