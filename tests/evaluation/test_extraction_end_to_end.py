@@ -1,7 +1,8 @@
 """End to end through the real CLIs on fixtures: import the SEESAW-shaped fixture, build (with candidates), train
-a TF-IDF detector registered in a temporary MLflow store, extract with it by its models:/ URI in both settings
+a detector registered in a temporary MLflow store, extract with it by its models:/ URI in both settings
 (gold entities from the dataset's candidates; found entities from the article file), and score the extraction
-against the test split's gold with `python -m evaluation extraction`."""
+against the test split's gold with `python -m evaluation extraction`; for the TF-IDF and the tiny random BERT
+detector configs."""
 
 from __future__ import annotations
 
@@ -22,14 +23,8 @@ def _ok(app: object, args: list[str]) -> str:
     return res.output
 
 
-def _has_extraction_scorer() -> bool:
-    from evaluation.cli import app
-
-    return any(c.name == "extraction" or (c.callback and c.callback.__name__ == "extraction")
-               for c in app.registered_commands)
-
-
-def test_build_train_extract_score(tmp_path: Path) -> None:
+@pytest.mark.parametrize("config", ["detector_tfidf", "detector_tiny"])
+def test_build_train_extract_score(config: str, tmp_path: Path) -> None:
     from corpus.cli import app as corpus_app
     from training.cli import app as training_app
 
@@ -39,10 +34,10 @@ def test_build_train_extract_score(tmp_path: Path) -> None:
     assert (dataset / "candidates" / "dataset_dict.json").is_file()
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    _ok(training_app, ["train", "--config", "detector_tfidf", "--dataset", str(dataset), "--tracking-uri", uri,
-                       "--quiet", "--set", f"output_dir={tmp_path / 'runs'}", "--set", "data.config=candidates",
-                       "--set", "tracking.registered_model=e2e-detector", "--set", "sklearn.min_df=1",
-                       "--set", "sklearn.c_grid=[1.0, 10.0]"])
+    sklearn = ["--set", "sklearn.min_df=1", "--set", "sklearn.c_grid=[1.0, 10.0]"] if config == "detector_tfidf" else []
+    _ok(training_app, ["train", "--config", config, "--dataset", str(dataset), "--tracking-uri", uri, "--quiet",
+                       "--set", f"output_dir={tmp_path / 'runs'}", "--set", "data.config=candidates",
+                       "--set", "tracking.registered_model=e2e-detector", *sklearn])
     model = "models:/e2e-detector/1"
 
     gold_out = tmp_path / "gold-entities.json"
@@ -69,12 +64,18 @@ def test_build_train_extract_score(tmp_path: Path) -> None:
     assert found["setting"] == "found-entities" and found["tagger"] == "gazetteer"
     assert [a["article_id"] for a in found["articles"]] == [article["article_id"]]
 
-    if not _has_extraction_scorer():
-        pytest.skip("`python -m evaluation extraction` (issue 13 part A) is not in evaluation.cli yet")
     from evaluation.cli import app as evaluation_app
 
-    for name, pred in (("gold", gold_out), ("found", found_out)):
-        report = tmp_path / f"report-{name}"
-        _ok(evaluation_app, ["extraction", "--pred", str(pred), "--dataset", str(dataset), "--split", "test",
-                             "--out", str(report)])
-        assert any(report.iterdir())
+    report = tmp_path / "report"
+    said = _ok(evaluation_app, ["extraction", "--pred", str(gold_out), "--pred", str(found_out), "--dataset",
+                                str(dataset), "--split", "test", "--out", str(report), "--resamples", "50"])
+    assert "gold-entities: statements P" in said and "found-entities: statements P" in said
+    scored = json.loads((report / "extraction.json").read_text(encoding="utf-8"))
+    test_gold = load_from_disk(str(dataset / "statements"))["test"]
+    assert scored["gold_statements"] == len(test_gold) and scored["gold_articles"] == 1
+    by_setting = {s["setting"]: s for s in scored["settings"]}
+    g = by_setting["gold-entities"]["statements"]
+    assert (g["predicted"], g["gold"]) == (len(gold["statements"]), len(test_gold))
+    assert g["matched"] + g["false"] == g["predicted"] and g["matched"] + g["missed"] == g["gold"]
+    assert by_setting["found-entities"]["statements"]["predicted"] == len(found["statements"])
+    assert (report / "report.md").is_file() and (report / "report.html").is_file()
