@@ -537,3 +537,64 @@ def test_add_caps_the_article_size(tmp_path: Path, record_property: Callable[[st
     raised = CliRunner().invoke(_app("corpus"), ["add", str(tmp_path / "big.txt"), "--root", str(tmp_path / "st"),
                                                  "--max-size", "10"])
     assert raised.exit_code == 0, raised.output
+
+
+# -- report.md embeds no raw HTML from the data ------------------------------------------------------------------------
+def test_report_md_escapes_html_from_the_data(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "an evaluation of statements whose context, actor and source carry <script> and "
+                               "<img onerror>: report.md holds them escaped (&lt;script&gt;), as report.html does")
+    from tests.evaluation.conftest import save_dataset, statement_rows
+
+    evil = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    rows = {s: statement_rows(n, 3, s, k) for s, n, k in (("train", 3, 1), ("validation", 2, 2), ("test", 6, 3))}
+    for r in rows["test"]:
+        r["context"] = f"{evil} {r['context']}"
+        r["actor_label"] = r["actor_mention"] = f"{evil}{r['actor_label']}"
+        r["source"] = evil
+    ds = save_dataset(tmp_path / "ds", rows)
+    preds = tmp_path / "p.jsonl"
+    names = ["support", "oppose", "neutral"]
+    preds.write_text("".join(json.dumps({"id": r["id"], "predicted": names[(i + 1) % 3]}) + "\n"
+                             for i, r in enumerate(rows["test"])), encoding="utf-8")
+    result = CliRunner().invoke(_app("evaluation"), ["evaluate", "--dataset", str(ds), "--split", "test", "--out",
+                                                     str(tmp_path / "out"), "--predictions", str(preds), "--no-track",
+                                                     "--resamples", "50", "--quiet"])
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "&lt;script&gt;" in md, "the data did not reach the report: the test proves nothing"
+    assert "<script" not in md and "<img" not in md  # (onerror=" may stay: as text inside &lt;img ...&gt;)
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html
+
+
+def test_disk_full_names_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str],
+                                    record_property: Callable[[str, Any], None]) -> None:
+    record_property("fault", "disk full (ENOSPC, no file name) while `annotation adjudicate` writes GOLD")
+    import errno
+    import sys
+
+    from annotation.cli import app
+    from corpus.errors import run_cli
+
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(EXPORT), encoding="utf-8")
+    gold = tmp_path / "out" / "gold.json"
+    real = Path.write_text
+
+    def full(self: Path, *a: Any, **kw: Any) -> int:
+        if self.parent.name.endswith(".tmp"):  # the atomic writer's staging folder
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    monkeypatch.setattr(sys, "argv", ["annotation", "adjudicate", str(export), "--out", str(gold)])
+    before = tree_snapshot(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        run_cli(app)
+    err = capsys.readouterr().err
+    line = one_line_error(err)
+    assert done.value.code not in (0, 1) and str(gold) in line and "No space left on device" in line, line
+    after = tree_snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k != "out"} == before and not any((tmp_path / "out").iterdir())
+    record_property("outcome", f"exit {done.value.code}: {line.replace(str(tmp_path), '$TMP')}; no temporary file")
