@@ -7,11 +7,12 @@ that co-occur there:
 * the chosen annotation's Actor and Policy spans (Label Studio, or an importer's located mentions);
 * where the article carries an entity list (SEESAW), every listed entity the importer's rules find in the
   sentence, as either side, and the author (SEESAW's subject "None") as a holder in every coded sentence;
-* the sides of the gold statements of that sentence that have no offsets, by name (an unplaced holder,
-  "(unlisted)", the author).
+* the sides of the gold statements of that sentence that have no offsets, by name (a holder or target the
+  importer could not place, the author).
 
 Every (actor, target) pair of different entities in a sentence for which gold has no statement with the same
-canonical actor and target covering that sentence becomes one `none` row (once per sentence, the first
+canonical actor and target in that sentence (where its mentions are, or its own context for a statement given
+without offsets, the context window left aside) becomes one `none` row (once per sentence, the first
 mention of each side), with the context the statements have (the sentence plus the context window). Gold
 statements come through unchanged with their stance. "(unlisted)" sides are never paired into negatives:
 two unlisted sides need not be the same entity. Nothing is invented: every side is an annotated span, a
@@ -33,6 +34,7 @@ from corpus.convert import (
     _AnnotationView,
     _canonical,
     _Context,
+    _item_name,
     _Rejector,
     resolve_name,
 )
@@ -129,8 +131,22 @@ def article_candidates(task: dict[str, Any], doc: Document, scheme: Scheme, conv
         k = sentence_index(starts, start)
         return k if units[k][0] < end and start < units[k][1] else None
 
+    view = _AnnotationView(ann, doc, scheme, _Rejector([], {}))  # its problems are already in the rejections
+    given = {str(_item_name(item, n)): item.get("value") for n, item in view.statements}
+    prefix_len = len(f"{doc.article_id}/{conv.article.get('annotation_id')}/")
+
+    def core(row: dict[str, Any]) -> tuple[int, int]:
+        """Where a gold statement is, without the context window: its mentions, or its item's own context."""
+        if row["actor_start"] is not None and row["policy_start"] is not None:
+            return min(row["actor_start"], row["policy_start"]), max(row["actor_end"], row["policy_end"])
+        value = given.get(row["id"][prefix_len:].split("#")[0])
+        if isinstance(value, dict) and isinstance(value.get("context_start"), int) \
+                and isinstance(value.get("context_end"), int):
+            return value["context_start"], value["context_end"]
+        return row["context_start"], row["context_start"] + len(row["context"])
+
     for row in conv.statements:
-        lo, hi = row["context_start"], row["context_start"] + len(row["context"])
+        lo, hi = core(row)
         for k in _covered(units, lo, hi):
             gold_pairs.add((k, row["actor_id"], row["policy_id"]))
         for prefix, slots, is_actor in (("actor", actors, True), ("policy", targets, False)):
@@ -142,7 +158,6 @@ def article_candidates(task: dict[str, Any], doc: Document, scheme: Scheme, conv
             for k in _covered(units, lo, hi):
                 put(slots[k], side)
 
-    view = _AnnotationView(ann, doc, scheme, _Rejector([], {}))  # its problems are already in the rejections
     for sid, span in sorted(view.spans.items(), key=lambda kv: (kv[1].start, kv[1].end)):
         try:
             cid, label, kind = _canonical(view, sid, span, scheme)

@@ -143,3 +143,25 @@ def test_entity_list_author_and_unplaced_sides(scheme: Scheme) -> None:
     located = next(r for r in rows if r["candidate_source"] == "entity-list")
     assert located["context"][located["actor_context_start"]:located["actor_context_end"]] in (
         "Trump", "President Trump", "Sheinbaum", "American troops")
+
+
+def test_the_context_window_widens_contexts_not_the_pairs(scheme: Scheme) -> None:
+    sentences = [[0, *at("President Trump offered to deploy American troops while Sheinbaum listened.")],
+                 [1, *at("Sheinbaum rejected the plan to deploy American troops.")],
+                 [2, *at("Sheinbaum also discussed the extradition of cartel leaders.")]]
+    s1 = sentences[1]
+    result = [*RESULT, statement_item("s1-0", "Mexican officials", "extradition", "oppose", s1[1], s1[2])]
+    meta = {"sentence_spans": sentences}
+
+    def pairs(window: int) -> set[tuple[str, str, str, str]]:
+        t = task(result)
+        doc = Document("art", TEXT, meta)
+        conv = convert_task(t, doc, scheme, context_window=window)
+        rows = article_candidates(t, doc, scheme, conv, context_window=window)
+        if window:
+            assert all(len(r["context"]) > 60 for r in rows)  # a neighbour sentence joined every context
+        return {(r["actor_id"], r["policy_id"], r["stance"], r["id"].split("/none/")[-1][:4]) for r in rows}
+
+    assert pairs(0) == pairs(1)
+    # the officials (given by name in sentence 2) are paired there only, never in the neighbours the window adds
+    assert {p[3] for p in pairs(1) if p[0] == "x:mexican-officials" and p[2] == "none"} == {"0001"}
