@@ -210,7 +210,8 @@ class Extractor:
         self.model_version = model_version
         self.none_label: str | None = getattr(predictor, "none_label", None)
         threshold = getattr(predictor, "threshold", None)
-        self.threshold: float | None = float(threshold) if threshold is not None and self.none_label else None
+        # a detector saved without a threshold decides at 0.5, as training.detection.decide does
+        self.threshold: float | None = (0.5 if threshold is None else float(threshold)) if self.none_label else None
         labels = list(predictor.labels)
         if self.none_label is not None:
             expected = codebook.no_stance.id if codebook.no_stance else None
@@ -354,8 +355,8 @@ def gold_entities_of(dataset: str | Path, split: str, article_ids: Sequence[str]
     wanted = {a for a, _, _ in chosen}
     rows: dict[str, list[dict[str, Any]]] = {}
     table = candidates[split]
-    for row in table.filter(lambda ids: [str(i) in wanted for i in ids], input_columns="article_id",
-                            batched=True).to_list() if len(table) else []:
+    keep = [i for i, a in enumerate(table["article_id"]) if str(a) in wanted]  # no datasets.filter: no progress bar
+    for row in table.select(keep).to_list() if keep else []:
         rows.setdefault(str(row["article_id"]), []).append(row)
     return chosen, rows
 

@@ -195,6 +195,8 @@ def test_a_detector_keeps_only_detected_pairs_one_statement_per_actor_target_and
     # the threshold is the model's: raised above 0.8, the surname's statement goes too
     (strict,) = Extractor(KeywordDetector(threshold=0.85), codebook).run([("a", DETECT)])
     assert [s.candidate.actor.canonical for s in strict.statements] == ["donald_trump"]
+    # a detector saved without a threshold decides at 0.5 (and the queue measures against 0.5)
+    assert Extractor(KeywordDetector(threshold=None), codebook).threshold == 0.5
     # --min-confidence filters the detected statements on their confidence (0.72 and 0.64)
     (confident,) = Extractor(detector, codebook, min_confidence=0.7).run([("a", DETECT)])
     assert [s.stance for s in confident.statements] == ["support"]
