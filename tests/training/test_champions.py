@@ -129,3 +129,20 @@ def test_the_evaluate_cli_refuses_in_one_line(two: dict) -> None:
     assert result.exit_code != 0
     lines = [x for x in result.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "--allow-other-dataset" in lines[0]
+
+
+def test_evaluating_a_registered_model_prints_no_download_bars(two: dict) -> None:
+    import os
+    import subprocess
+    import sys
+
+    if not list((two["tmp"] / "runs").glob("*/latest")):
+        _train(two, "a")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"}
+    done = subprocess.run([sys.executable, "-m", "evaluation", "evaluate", "--model", f"models:/{REGISTERED}@champion",
+                           "--dataset", str(two["a"]), "--out", str(two["tmp"] / "e5"), "--tracking-uri", two["uri"],
+                           "--no-track", "--resamples", "50"], capture_output=True, text=True, timeout=300,
+                          env={**env, "MLFLOW_DISABLE_TELEMETRY": "true"}, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Downloading artifacts" not in done.stdout + done.stderr and "%|" not in done.stderr
+    assert "macro-F1" in done.stdout
