@@ -162,7 +162,8 @@ def _summary(d: CardData) -> str:
 
 def _layout() -> str:
     return ("## Layout\n\n"
-            "- `statements/`, `mentions/`, `articles/`: each a `DatasetDict` saved with `save_to_disk` (splits "
+            "- `statements/`, `mentions/`, `articles/` and `candidates/` (see Candidates): each a `DatasetDict` "
+            "saved with `save_to_disk` (splits "
             "`train`, `validation`, `test`, always all three, possibly empty)\n"
             "- `parquet/<config>/<split>.parquet`: the same rows as Parquet\n"
             "- `splits.json`: the split manifest (group -> split, article -> group); a rebuild with it "

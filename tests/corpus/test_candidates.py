@@ -165,3 +165,24 @@ def test_the_context_window_widens_contexts_not_the_pairs(scheme: Scheme) -> Non
     assert pairs(0) == pairs(1)
     # the officials (given by name in sentence 2) are paired there only, never in the neighbours the window adds
     assert {p[3] for p in pairs(1) if p[0] == "x:mexican-officials" and p[2] == "none"} == {"0001"}
+
+
+def test_build_writes_the_candidates_config_and_its_card_section(tmp_path) -> None:
+    import json
+
+    from datasets import load_from_disk
+
+    from corpus.build import BuildOptions, build_dataset
+
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([task(RESULT)]), encoding="utf-8")
+    result = build_dataset(BuildOptions(out=tmp_path / "ds", sources=[export]))
+    assert result.sizes["candidates"]["train"] == 4
+    ds = load_from_disk(str(tmp_path / "ds" / "candidates"))["train"]
+    names = ds.features["stance"].names
+    assert names == load_codebook().detection_names
+    assert sorted(names[s] for s in ds["stance"]) == ["none", "none", "oppose", "support"]
+    statements = load_from_disk(str(tmp_path / "ds" / "statements"))["train"]
+    assert [c for c in ds.column_names if c not in statements.column_names] == ["candidate_source"]
+    card = (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
+    assert "## Candidates" in card and "none : statement = 1.00" in card and "| train | 2 | 2 | 4 |" in card
