@@ -100,7 +100,10 @@ def render(cases: list[Case], command: str, code: int, seconds: float, when: dat
     for c in cases:
         by_module.setdefault(c.module, []).append(c)
     outcomes = Counter(c.outcome for c in cases)
-    bad = [c for c in by_module.get("test_bad_input", [])]
+    # bad input: every case of test_bad_input, and any other module's case that ran an entry point on bad input
+    bad = [c for c in by_module.get("test_bad_input", [])] + [
+        c for c in cases if c.module != "test_bad_input" and "entry" in c.props and "behaviour" in c.props
+        and "fault" not in c.props]
     faults = [c for c in cases if "fault" in c.props]
     props = [c for c in by_module.get("test_properties", []) if "examples" in c.props]
     lost = sum(int(c.props.get("records_lost", 0)) for c in cases)
@@ -154,9 +157,15 @@ def render(cases: list[Case], command: str, code: int, seconds: float, when: dat
         lines.append(f"| {_cell(c.props['fault'])} | {_cell(c.props.get('outcome') or c.message)} | "
                      f"{c.props.get('records_lost', '-')} | {_mark(c.outcome)} |")
     lines += ["", "## Secrets and data safety", "", "| check | detail | result |", "|---|---|---|"]
-    for c in by_module.get("test_secrets", []) + [c for c in by_module.get("test_data_safety", [])
-                                                  if "fault" not in c.props]:
-        detail = c.props.get("scanned") or c.props.get("listening") or c.props.get("checked") or ""
+    shown = {id(c) for c in bad}
+    checks = by_module.get("test_secrets", []) + [c for c in by_module.get("test_data_safety", [])
+                                                  if "fault" not in c.props]
+    checks += [c for c in cases if c.module not in ("test_secrets", "test_data_safety", "test_bad_input")
+               and "fault" not in c.props and id(c) not in shown
+               and any(k in c.props for k in ("checked", "check", "scanned", "listening"))]
+    for c in checks:
+        detail = (c.props.get("scanned") or c.props.get("listening") or c.props.get("checked")
+                  or c.props.get("check") or "")
         lines.append(f"| {_cell(c.name)} | {_cell(detail)} | {_mark(c.outcome)} |")
     lines += ["", LIMITS.rstrip(), "", "## Known gaps", ""]
     lines += [f"- `{c.module}::{c.name}`: {_cell(c.message)}" for c in gaps] or ["None."]

@@ -282,7 +282,10 @@ def test_csv_outputs_neutralise_formulas(tmp_path: Path, record_property: Callab
     record_property("outcome", f"{checked} network CSV cells checked; breakdowns.csv neutralised")
 
 
-def test_predict_csv_neutralises_formulas(majority_model: Path, tmp_path: Path) -> None:
+def test_predict_csv_neutralises_formulas(majority_model: Path, tmp_path: Path,
+                                         record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "training predict --out p.csv of a row whose id and actor are formulas: written "
+                               "with a leading '")
     import csv
 
     (tmp_path / "rows.jsonl").write_text(json.dumps({**ROW, "id": "=cmd|' /C calc'!A0", "actor": FORMULA}) + "\n",
