@@ -132,9 +132,9 @@ def mark_stale_runs(root: Path, config_name: str, keep: str | None = None) -> li
             continue
         if state["run_id"] == keep or state.get("status") not in ("running", "logged") or _alive(state):
             continue
-        hint = (f"its model is logged but not registered: `python -m training train --config {config_name} "
-                "--resume` registers it" if state.get("status") == "logged" else
-                f"`python -m training train --config {config_name} --resume` continues it from its last checkpoint")
+        again = f"`python -m training train --config {config_name} ... --resume` (its --dataset and --set values)"
+        hint = (f"its model is logged but not registered: {again} registers it" if state.get("status") == "logged"
+                else f"{again} continues it from its last checkpoint")
         note = f"run {state['run_id']} ({folder}) was left RUNNING by a process that is gone; marked FAILED; {hint}"
         if tracking.mark_failed(state["run_id"], note):
             log.warning("%s", note)
