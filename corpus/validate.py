@@ -71,7 +71,9 @@ def check_annotation(result: list[Any], text: str, codebook: Codebook, where: st
             counts["spans"] += 1
             start, end = value.get("start"), value.get("end")
             labels = value.get("labels") or []
-            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            if isinstance(start, bool) or isinstance(end, bool):
+                problems.append(Problem(at, f"span offsets {start!r}..{end!r} are not integers"))
+            elif not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
                 problems.append(Problem(at, f"span offsets {start}..{end} outside the text (length {len(text)})"))
             elif value.get("text") is not None and text[start:end] != value["text"]:
                 problems.append(Problem(at, f"span text {value['text']!r} does not match text[{start}:{end}] "
@@ -137,6 +139,9 @@ def validate_store(store: CorpusStore, codebook: Codebook) -> ValidationReport:
         report.tasks += 1
         data = task["data"]
         article_id = data.get("article_id")
+        if not isinstance(article_id, str):
+            report.problems.append(Problem(str(path), f"data.article_id must be a string, got {article_id!r}"))
+            continue
         if article_id not in texts:
             report.problems.append(Problem(str(path), f"data.article_id {article_id!r} names no stored article"))
             continue

@@ -601,3 +601,21 @@ def test_disk_full_names_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     after = tree_snapshot(tmp_path)
     assert {k: v for k, v in after.items() if k != "out"} == before and not any((tmp_path / "out").iterdir())
     record_property("outcome", f"exit {done.value.code}: {line.replace(str(tmp_path), '$TMP')}; no temporary file")
+
+
+def test_corpus_validate_reports_odd_task_values(tmp_path: Path, record_property: Callable[[str, Any], None]) -> None:
+    record_property("checked", "corpus validate of tasks with a dict as data.article_id and true as a span start: "
+                               "both listed as problems (exit 1), no traceback")
+    root = tmp_path / "corpus"
+    make_corpus(root, 3)
+    for name, change in (("syn-000", lambda t: t["data"].update(article_id={"a": 1})),
+                         ("syn-001", lambda t: t["annotations"][0]["result"][0]["value"].update(start=True))):
+        path = root / "annotations" / f"{name}.json"
+        task = json.loads(path.read_text(encoding="utf-8"))
+        change(task)
+        path.write_text(json.dumps(task), encoding="utf-8")
+    result = CliRunner().invoke(_app("corpus"), ["validate", "--root", str(root)])
+    assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit)), (
+        result.output, result.exception)
+    assert "syn-000.json" in result.stderr and "article_id" in result.stderr, result.stderr
+    assert "syn-001.json" in result.stderr and "True" in result.stderr, result.stderr
