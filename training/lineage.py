@@ -97,9 +97,9 @@ def slugify(text: str) -> str:
 
 
 def dataset_lineage(dataset: str | Path) -> Lineage:
-    """The lineage of a built dataset (DATASET or DATASET/statements)."""
+    """The lineage of a built dataset (DATASET, DATASET/statements or DATASET/candidates)."""
     root = Path(dataset)
-    if root.name == "statements" and not (root / "statements").is_dir():
+    if root.name in ("statements", "candidates") and not (root / root.name).is_dir():
         root = root.parent
     header = _card_header(root)
     digest = str(header.get("digest") or _digest(root))
