@@ -15,7 +15,8 @@ Trainer that pads every example to max_length with random batches (BENCH_TRAININ
 
 Knobs (environment): BENCH_TRAINING_SEEDS, BENCH_TRAINING_VARIANTS (default none), BENCH_TRAINING_MINILM_EPOCHS
 (default: the config's), BENCH_TRAINING_THROUGHPUT_ROWS (default 960), BENCH_TRAINING_SKIP_MINILM=1,
-BENCH_TRAINING_SKIP_CROSS=1, BENCH_TRAINING_SKIP_THROUGHPUT=1.
+BENCH_TRAINING_SKIP_CROSS=1, BENCH_TRAINING_SKIP_THROUGHPUT=1, BENCH_TRAINING_REUSE=1 (a finished run of the
+same config in its var/bench/runs folder is scored again instead of retrained: an interrupted bench resumes).
 """
 
 from __future__ import annotations
@@ -95,6 +96,29 @@ def seen_unseen(train_rows: list[dict[str, Any]], rows: list[dict[str, Any]], go
     return out
 
 
+def _finished(cfg: Any) -> Any:
+    """A finished earlier run of exactly this config in its output folder (BENCH_TRAINING_REUSE=1), as a summary
+    with what the table needs; None when there is none. Its training time is the run's own."""
+    import json
+    from types import SimpleNamespace
+
+    out = Path(cfg.output_dir)
+    for state_file in sorted(out.glob("*/run.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        if state.get("status") != "finished" or state.get("fingerprint") != cfg.fingerprint():
+            continue
+        s = state.get("summary") or {}
+        model_dir = Path(s.get("model_dir", state_file.parent / "model"))
+        model_dir = model_dir if model_dir.is_absolute() else REPO / model_dir
+        from mlflow import MlflowClient
+
+        info = MlflowClient(URI).get_run(state["run_id"]).info  # the run's own time, start to end
+        return SimpleNamespace(run_id=state["run_id"], metrics=s.get("metrics", {}), extra=s.get("extra", {}),
+                               history=state.get("history", []), best_epoch=s.get("best_epoch"),
+                               model_dir=model_dir, seconds=(info.end_time - info.start_time) / 1000)
+    return None
+
+
 def train_and_test(config: str, overrides: list[str], variant: str = "", dataset: Path = DATASET,
                    tag: str = "") -> dict[str, Any]:
     """Train one config (validation selects), then score the test split once with the saved model."""
@@ -113,8 +137,12 @@ def train_and_test(config: str, overrides: list[str], variant: str = "", dataset
     cfg, file = load_config(config, [f"output_dir={BENCH / 'runs' / name}",
                                      f"tracking.registered_model=bench-{config}", *overrides])
     t0 = time.perf_counter()
-    summary = train(cfg, file, dataset=str(dataset), tracking_uri=URI, experiment=EXPERIMENT, progress=False)
-    seconds = time.perf_counter() - t0
+    summary = _finished(cfg) if os.environ.get("BENCH_TRAINING_REUSE") == "1" else None
+    if summary is None:
+        summary = train(cfg, file, dataset=str(dataset), tracking_uri=URI, experiment=EXPERIMENT, progress=False)
+        seconds = time.perf_counter() - t0
+    else:
+        seconds = summary.seconds
     data = load_statements(dataset, ["train", "test"], names)
     rows = attach(data.splits["test"].to_list(), article_texts(dataset))
     predictor = load_predictor(str(summary.model_dir))
