@@ -9,7 +9,6 @@ statement: `id`, and a predicted label (`predicted` | `prediction` | `pred` | `p
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -95,7 +94,9 @@ def _label(value: Any, names: Sequence[str], where: str) -> str:
 def _probs(row: dict[str, Any], names: Sequence[str], where: str) -> list[float] | None:
     raw = row.get("probabilities", row.get("probs", row.get("proba")))
     if isinstance(raw, str) and raw.strip().startswith(("{", "[")):
-        raw = json.loads(raw)
+        from corpus.store import parse_json
+
+        raw = parse_json(raw, where)  # a cell that is not JSON, or nested too deeply: one line naming the row
     if isinstance(raw, dict):
         return _ordered({str(k): v for k, v in raw.items()}, names, where)
     if isinstance(raw, list):
