@@ -426,7 +426,22 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
         state = {**base, "status": "logged", "history": history, "model_uri": model_uri,
                  "summary": _summary_state(summary)}
         _write_state(out, state)
+    _prune_checkpoints(out / "checkpoints")
     return _register(config, state, out, lineage, none_label, started, notes)
+
+
+def _prune_checkpoints(folder: Path) -> None:
+    """After the model is logged nothing resumes from the checkpoints: drop their weights and optimizer state
+    (hundreds of MB a run, and every run keeps its folder), keep each trainer_state.json (the run's history)."""
+    if not folder.is_dir():
+        return
+    for path in folder.glob("checkpoint-*/*"):
+        if path.name == "trainer_state.json":
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _host() -> str:

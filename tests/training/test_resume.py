@@ -53,6 +53,9 @@ def test_killed_training_resumes_into_the_same_run(statements_dataset: Path, tra
     assert len(client.search_runs([run.info.experiment_id], f"attributes.run_name = '{run.info.run_name}'")) == 1
     assert json.loads((tmp_path / "latest" / "run.json").read_text())["status"] == "finished"
     assert [h["epoch"] for h in json.loads((tmp_path / "latest" / "run.json").read_text())["history"]] == [1, 2, 3, 4, 5, 6]
+    # once the model is logged nothing resumes from the checkpoints: their weights go, their history stays
+    kept = {p.name for p in (tmp_path / "latest" / "checkpoints").glob("checkpoint-*/*")}
+    assert kept == {"trainer_state.json"}
     # a finished run is not resumed again
     again = CliRunner().invoke(app, [*args, "--resume"])
     assert again.exit_code != 0 and "already finished" in again.stderr
