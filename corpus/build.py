@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.candidates import CANDIDATE_SOURCES, article_candidates
-from corpus.card import CardData, render_card
+from corpus.card import CardData, card_names, licence_outlets, render_card
 from corpus.codebook import load_codebook
 from corpus.convert import DUPLICATE_ARTICLE, Conversion, MentionBlock, Scheme, article_row, convert_task, reject_task
 from corpus.digest import DIGEST_FILE, combine_digests, digest_text, table_digest
@@ -263,7 +263,8 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     for r in rejections:
         rejected_by_reason[r["reason"]] += r["relations"]
     card = CardData(
-        title=f"newsstance: {codebook.name}", codebook_name=codebook.name, codebook_version=codebook.version,
+        **card_names(codebook.name, [s.path for s in sources]), codebook_name=codebook.name,
+        codebook_version=codebook.version, outlets=licence_outlets(articles),
         features={c: features[c]._to_yaml_list() for c in configs}, sizes=sizes, stance_counts=stance_counts,
         digest="", seed=manifest.seed, ratios=manifest.ratios, context_window=options.context_window,
         split_by=options.split_by,

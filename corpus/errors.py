@@ -64,12 +64,15 @@ def atomic_path(target: str | os.PathLike[str], *, folder: bool | None = None) -
     _check_parents(target)
     if folder is not None:
         _check_kind(target, folder)
+    created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]  # made here, innermost first
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as e:
+        _remove_empty(created)
         raise _write_error(target, e) from None
     staged = tmp / target.name
+    done = False
     try:
         try:
             yield staged
@@ -93,8 +96,20 @@ def atomic_path(target: str | os.PathLike[str], *, folder: bool | None = None) -
                 os.replace(staged, target)
         except OSError as e:
             raise _write_error(target, e) from None
+        done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not done:
+            _remove_empty(created)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed write created for its output (innermost first), where still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 # Errors of writing (not of the caller's logic): reported naming the output, nothing left behind.
