@@ -1,5 +1,5 @@
-"""`python -m annotation`: serve Label Studio, push, pull, agreement, adjudication. Thin wrappers over library
-calls; a NewsstanceError becomes one line on stderr and a non-zero exit."""
+"""`python -m annotation`: serve Label Studio, push, pull, validate, agreement, adjudicate, prelabel, round.
+Thin wrappers over library calls; a NewsstanceError becomes one line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import typer
 
 from corpus.errors import NewsstanceError, run_cli
 
-app = typer.Typer(help="Annotation in Label Studio: serve, push, pull, agreement, adjudication.",
+app = typer.Typer(help="Annotation in Label Studio: serve (a local server, the project created and the corpus "
+                       "pushed), push, pull, validate an export, agreement, adjudicate into gold, guidelines, "
+                       "the labelling config, prelabel (pre-annotation and the uncertainty queue), one "
+                       "model-in-the-loop round, and a browser check of the editor.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 UrlOpt = Annotated[str | None, typer.Option(
@@ -49,44 +52,77 @@ def _write_json(path: Path, obj: Any) -> None:
 @app.command()
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
-    data_dir: Annotated[Path | None, typer.Option(help="Label Studio's data folder (default: var/label-studio).")]
+    data_dir: Annotated[Path | None, typer.Option(help="Label Studio's data folder (default: var/label-studio; "
+                                                       "created mode 0700, one `serve` at a time).")]
     = None,
+    push: Annotated[bool, typer.Option("--push/--no-push", help="Create the project from the codebook and push the "
+                                       "bundled corpus (idempotent: a second start adds nothing); --no-push only "
+                                       "starts the server.")] = True,
+    project: ProjectOpt = "newsstance",
 ) -> None:
-    """Install Label Studio into .ls-venv if missing, start it on 127.0.0.1 and wait; Ctrl-C stops it."""
+    """Install Label Studio into .ls-venv if missing, start it on 127.0.0.1, create the project and push the
+    bundled corpus, print the first task's URL and the login, and wait; Ctrl-C or SIGTERM stops it."""
+    import signal
+
     from annotation import server
 
+    def _stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    # SIGTERM (from kill, make, a supervisor) and SIGHUP (terminal closed) end the server like Ctrl-C does.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    lock = server.DataDirLock(data_dir or server.DEFAULT_DATA_DIR)
+    ls = None
     try:
-        if not server.venv_ready():
-            typer.echo(f"installing label-studio=={server.LABEL_STUDIO_VERSION} into {server.DEFAULT_VENV} "
-                       "(once; about a minute)...")
-        server.ensure_venv()
-        creds = server.load_credentials()
-        ls = server.LabelStudioServer(creds, port=port, data_dir=data_dir or server.DEFAULT_DATA_DIR)
-        typer.echo(f"starting Label Studio on {ls.url} (data in {ls.data_dir}, log in {ls.log_path})...")
-        ls.start()
         try:
+            lock.acquire()
+            if not server.venv_ready():
+                typer.echo(f"installing label-studio=={server.LABEL_STUDIO_VERSION} into {server.DEFAULT_VENV} "
+                           "(once; about a minute)...")
+            server.ensure_venv()
+            creds = server.load_credentials()
+            ls = server.LabelStudioServer(creds, port=port, data_dir=data_dir or server.DEFAULT_DATA_DIR)
+            fresh = not (ls.data_dir / server.DATABASE).exists()
+            typer.echo(f"starting Label Studio on {ls.url} (data in {ls.data_dir}, log in {ls.log_path}"
+                       + ("; a fresh data folder takes about a minute" if fresh else "") + ")...")
+            ls.start()
             waited = ls.wait_healthy()
-        except BaseException:
-            ls.stop()
-            raise
-    except NewsstanceError as e:
-        fail(e)
-    source = "the environment" if _creds_from_env() else str(server.DEFAULT_ENV_FILE)
-    typer.echo(f"Label Studio is up at {ls.url} (healthy after {waited:.0f} s)\n"
-               f"  log in as {creds.username}; the password is LABEL_STUDIO_PASSWORD in {source}\n"
-               f"  API token: LABEL_STUDIO_USER_TOKEN in {source} (the annotation commands read it)\n"
-               + (f"  other commands reach it with --url {ls.url} or LABEL_STUDIO_URL={ls.url}\n"
-                  if port != 8080 else "")
-               + "  press Ctrl-C to stop")
-    try:
+            ready = None
+            if push:
+                typer.echo(f"pushing the bundled corpus into project {project!r}...")
+                ready = server.prepare_project(ls.url, creds.token, project=project)
+        except NewsstanceError as e:
+            fail(e)
+        source = "the environment" if _creds_from_env() else str(server.DEFAULT_ENV_FILE)
+        lines = [f"Label Studio is up at {ls.url} (healthy after {waited:.0f} s)"]
+        if ready is not None:
+            lines.append(f"  project {ready.title!r}: {'created, ' if ready.created else ''}{ready.new_tasks} new "
+                         f"task(s), {ready.tasks} in all")
+            if ready.first_task_url:
+                lines.append(f"  first task: {ready.first_task_url}")
+        lines += [f"  log in as {creds.username}; the password is LABEL_STUDIO_PASSWORD in {source}",
+                  f"  API token: LABEL_STUDIO_USER_TOKEN in {source} (the annotation commands read it)"]
+        if port != 8080:
+            lines.append(f"  other commands reach it with --url {ls.url} or LABEL_STUDIO_URL={ls.url}")
+        lines.append("  press Ctrl-C to stop")
+        typer.echo("\n".join(lines))
         assert ls.process is not None
         code = ls.process.wait()
         typer.echo(f"error: Label Studio exited with code {code}; see {ls.log_path}", err=True)
         raise typer.Exit(3)
     except KeyboardInterrupt:
-        typer.echo("stopping Label Studio...")
+        if ls is not None and ls.process is not None:
+            typer.echo("stopping Label Studio...")
     finally:
-        ls.stop()
+        # Stop the server even if a second signal (another Ctrl-C) arrives while stopping.
+        previous.setdefault(signal.SIGINT, signal.getsignal(signal.SIGINT))
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        if ls is not None:
+            ls.stop()
+        lock.release()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _creds_from_env() -> bool:

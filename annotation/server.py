@@ -7,6 +7,7 @@ git-ignored `.env` (mode 0600). Nothing here prints or logs a password or token.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -205,14 +206,18 @@ class LabelStudioServer:
         exe = venv_executable(self.venv, "label-studio")
         if not exe.is_file():
             raise ServiceError(exe, "Label Studio is not installed (annotation.server.ensure_venv installs it)")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        logfile = self.log_path.open("ab")
+        private_data_dir(self.data_dir)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        logfile = os.fdopen(fd, "ab")
         try:
+            # umask 077: the database (it holds the API token in plain text), uploads and logs are the owner's
+            # alone; a session of its own, so stop() can end the server with everything it spawned.
             self.process = subprocess.Popen(
                 [str(exe), "start", "--no-browser", "--internal-host", HOST, "--port", str(self.port),
                  "--data-dir", str(self.data_dir)],
                 env=server_environment(self.creds, self.data_dir), cwd=self.data_dir,
                 stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
+                umask=0o077,
             )
         finally:
             logfile.close()
@@ -225,6 +230,7 @@ class LabelStudioServer:
                 raise ServiceError(self.url, f"Label Studio exited with code {self.process.returncode} "
                                              f"during start-up; last log lines: {self.log_tail()}")
             if health(self.url):
+                private_files(self.data_dir)
                 return time.monotonic() - started
             time.sleep(0.5)
         raise ServiceError(self.url, f"Label Studio did not answer /health within {timeout:.0f} s; "
@@ -251,6 +257,8 @@ class LabelStudioServer:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # a worker that outlived the leader still belongs to the group
 
     def __enter__(self) -> LabelStudioServer:
         self.start()
@@ -265,6 +273,66 @@ class LabelStudioServer:
         self.stop()
 
 
+DATABASE = "label_studio.sqlite3"
+SERVE_LOCK = "serve.lock"
+
+
+def private_data_dir(data_dir: Path) -> Path:
+    """Create `data_dir` (and missing parents) with mode 0700, and make an existing one 0700: its database
+    holds the API token in plain text."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    return data_dir
+
+
+def private_files(data_dir: Path) -> None:
+    """Mode 0600 on the server's database and its journal files (created before umask 077 applied, or by an
+    older start)."""
+    for path in Path(data_dir).glob(DATABASE + "*"):
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, 0o600)
+
+
+class DataDirLock:
+    """An exclusive, non-blocking lock on a data folder: one `serve` per folder. Released when the process
+    ends, however it ends (a kernel flock on `serve.lock`, which also names the holder's pid)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / SERVE_LOCK
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise ServiceError naming the folder and the pid that holds it."""
+        import fcntl
+
+        private_data_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise ServiceError(self.path.parent, f"another `annotation serve` (pid {holder}) is using this data "
+                                                 "folder; stop it first or pass another --data-dir") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        """Drop the lock (the file stays: removing it would race with a waiting start)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> DataDirLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def health(url: str, timeout: float = 2.0) -> bool:
     """True when `url`/health answers 200."""
     try:
@@ -277,3 +345,32 @@ def health(url: str, timeout: float = 2.0) -> bool:
 def remove_data_dir(data_dir: Path) -> None:
     """Delete a server's data folder (tests use fresh ones)."""
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ProjectReady:
+    """What `prepare_project` left on the server: the project, its tasks, and where annotation starts."""
+
+    project_id: int
+    title: str
+    created: bool
+    new_tasks: int
+    tasks: int
+    first_task_url: str | None
+
+
+def prepare_project(url: str, token: str, source: Path | None = None, project: str = "newsstance",
+                    codebook_path: Path | None = None) -> ProjectReady:
+    """Create `project` from the codebook and push the corpus folder `source` (the bundled corpus by default)
+    with annotation.push (idempotent: a second call adds nothing); returns the first task's editor URL."""
+    from annotation.client import Connection, LabelStudioClient
+    from annotation.push import push
+    from corpus.codebook import load_codebook
+    from corpus.store import BUNDLED_ROOT
+
+    client = LabelStudioClient(Connection(url, token))
+    report = push(client, load_codebook(codebook_path), source or BUNDLED_ROOT, project)
+    first = next(iter(client.iter_tasks(report.project_id, page_size=1)), None)
+    link = f"{url}/projects/{report.project_id}/data?task={first['id']}" if first else None
+    return ProjectReady(report.project_id, project, report.created_project, report.new + report.changed,
+                        report.tasks_on_server, link)
