@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -77,6 +80,47 @@ COLUMN_DOCS["candidates"] = {
 }
 
 
+# Importers' names (import-summary.json's "source") -> how the card names the data and what its targets are.
+KNOWN_SOURCES: dict[str, tuple[str, str]] = {
+    "seesaw": ("SEESAW", "SEESAW (Zhang, Beauchamp & Wang, EMNLP 2022): entity-to-entity stances in US political "
+                         "news, whose targets are people, parties, organisations and topics"),
+}
+IMPORT_SUMMARY = "import-summary.json"  # corpus.importers.statements.SUMMARY_FILE (corpus must not import it here)
+
+
+def card_names(codebook_name: str, source_paths: Iterable[Path]) -> dict[str, str]:
+    """`title` and `subject` of the card from its sources: an importer's OUT folder is named by the importer's
+    record (`import-summary.json`: SEESAW for a SEESAW import), any other corpus folder by the codebook."""
+    names: list[tuple[str, str]] = []
+    for path in source_paths:
+        importer = None
+        summary = Path(path) / IMPORT_SUMMARY
+        if summary.is_file():
+            try:
+                importer = json.loads(summary.read_text(encoding="utf-8")).get("source")
+            except (OSError, ValueError, AttributeError):
+                importer = None
+        if isinstance(importer, str) and importer in KNOWN_SOURCES:
+            name = KNOWN_SOURCES[importer]
+        elif isinstance(importer, str) and importer:
+            name = (f"{importer} import", f"an imported {importer} corpus ({Path(path).name})")
+        else:
+            name = (codebook_name, codebook_name)
+        if name not in names:
+            names.append(name)
+    names = names or [(codebook_name, codebook_name)]
+    return {"title": "newsstance: " + " + ".join(n for n, _ in names), "subject": "; ".join(s for _, s in names)}
+
+
+def licence_outlets(articles: Iterable[dict[str, Any]]) -> dict[str, dict[str, Counter]]:
+    """source folder -> rights note -> outlet -> articles (from the build's article rows)."""
+    out: dict[str, dict[str, Counter]] = {}
+    for a in articles:
+        note = a.get("rights") or "unknown"
+        out.setdefault(a.get("_source") or "?", {}).setdefault(note, Counter())[a.get("source") or "unknown"] += 1
+    return out
+
+
 @dataclass
 class CardData:
     """Everything the card says; built by `corpus.build`, rendered here without touching files."""
@@ -105,6 +149,8 @@ class CardData:
     agreement_file: str | None = None
     split_by: str = "group"  # group (story or article) or target (whole targets held out)
     candidate_counts: dict[str, Counter] | None = None  # split -> candidate_source -> rows; None: no candidates
+    subject: str = ""  # what the data is, from its sources (card_names); the codebook's name where empty
+    outlets: dict[str, dict[str, Counter]] | None = None  # licence_outlets(); None: rights per source only
 
 
 def render_card(data: CardData) -> str:
@@ -150,14 +196,20 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def _summary(d: CardData) -> str:
     n = sum(d.sizes["statements"].values())
-    return (f"Actors' stances toward policy options in news text ({d.codebook_name}), converted losslessly from "
-            f"Label Studio annotations by `python -m corpus build`. Codebook version **{d.codebook_version}**. "
+    return (f"Actors' stances toward {_targets(d)} in news text ({d.subject or d.codebook_name}), converted "
+            f"losslessly from Label Studio annotations by `python -m corpus build`. Codebook version "
+            f"**{d.codebook_version}**. "
             f"{n} statements from {sum(d.sizes['articles'].values())} articles. Relations and statement items "
             f"read: {d.relations_in} = {n} converted + {d.rejected_relations.get('superseded', 0)} in annotators' "
             f"own annotations superseded by a ground-truth or adjudicated one + "
             f"{sum(d.rejected_relations.values()) - d.rejected_relations.get('superseded', 0)} rejected (see "
             f"`rejections.jsonl` and below).\n\nContent digest: `{d.digest}` ({DIGEST_METHOD}; also in "
             "`digest.json`).\n")
+
+
+def _targets(d: CardData) -> str:
+    """'policy options' for our codebook's corpora; 'targets' where a source's targets are not policy options."""
+    return "targets" if any(name in d.subject for name, _ in KNOWN_SOURCES.values()) else "policy options"
 
 
 def _layout() -> str:
@@ -274,14 +326,28 @@ def _agreement(d: CardData) -> str:
 def _sources(d: CardData) -> str:
     rows = [[s["kind"], f"`{s['path']}`", s["files"], s["tasks"], s["articles"], f"`{s['sha256']}`"]
             for s in d.sources]
-    lic = []
-    for path, rights in d.licences.items():
-        for note, n in rights.most_common():
-            lic.append([f"`{path}`", note, n])
+    if d.outlets is None:
+        lic = [[f"`{path}`", note, "", n] for path, rights in d.licences.items() for note, n in rights.most_common()]
+    else:
+        lic = [[f"`{path}`", note, ", ".join(f"{o} ({n})" for o, n in sorted(outlets.items())), sum(outlets.values())]
+               for path, by_note in d.outlets.items() for note, outlets in _by_licence(by_note).items()]
     return ("## Sources and licences\n\nA folder's sha256 is taken over its files' paths and sha256s "
-            "(each file is listed in `sources.json`). Each source's rights, from its articles:\n\n"
+            "(each file is listed in `sources.json`). Each source's rights, from its articles, one row per "
+            "licence (an outlet's name in its rights note is replaced by `<outlet>`):\n\n"
             + _table(["kind", "path", "files", "tasks", "articles", "sha256"], rows) + "\n"
-            + _table(["source", "rights", "articles"], lic))
+            + _table(["source", "rights", "outlets (articles)", "articles"], lic))
+
+
+def _by_licence(by_note: dict[str, Counter]) -> dict[str, Counter]:
+    """Rights notes that differ only by the outlet they name, merged into one licence with the outlets listed."""
+    merged: dict[str, Counter] = {}
+    for note, outlets in sorted(by_note.items()):
+        for outlet, n in outlets.items():
+            generic = note
+            if outlet and outlet != "unknown":
+                generic = re.sub(re.escape(outlet), "<outlet>", note)
+            merged.setdefault(generic, Counter())[outlet] += n
+    return dict(sorted(merged.items(), key=lambda kv: -sum(kv[1].values())))
 
 
 def _loading() -> str:
