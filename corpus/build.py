@@ -10,7 +10,6 @@ import contextlib
 import gc
 import json
 import logging
-import operator
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.batches import RowBatches, iter_rows, relabel, split_table, value_counts
 from corpus.candidates import CANDIDATE_SOURCES, article_candidates
 from corpus.card import CardData, card_names, licence_outlets, render_card
 from corpus.codebook import load_codebook
@@ -192,16 +192,24 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         if not isinstance(agreement, dict):
             raise InputError(options.agreement, "agreement figures must be a JSON object")
 
-    statements: list[dict[str, Any]] = []
+    # statements and candidates (the many rows) become Arrow batches as they come; the export is streamed
+    import pyarrow as pa
+
+    st_schema = features["statements"].arrow_schema
+    st_schema = st_schema.set(st_schema.get_field_index("stance"), pa.field("stance", pa.string()))  # names yet
+    statement_rows = RowBatches(st_schema)
+    candidate_rows = RowBatches(features["candidates"].arrow_schema) if "candidates" in configs else None
     mentions: list[MentionBlock] = []
     articles: list[dict[str, Any]] = []
     rejections: list[dict[str, Any]] = []
     relations_in = 0
-    candidates: list[dict[str, Any]] = []
+    converted = 0
     for conv, cands in convert_items(items, scheme, options.context_window, progress,
                                      _candidate_maker(codebook, scheme, options) if "candidates" in configs else None):
-        candidates += cands
-        statements += conv.statements
+        converted += 1
+        if candidate_rows is not None:
+            candidate_rows.extend(cands)
+        statement_rows.extend(conv.statements)
         if conv.mentions is not None:
             mentions.append(conv.mentions)
         if conv.article:
@@ -209,48 +217,54 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         rejections += conv.rejections
         relations_in += conv.relations_in
     clock.lap("convert")
+    statements = statement_rows.table()
+    candidates = candidate_rows.table() if candidate_rows is not None else None
     rejected = sum(r["relations"] for r in rejections)
-    if relations_in != len(statements) + rejected:  # the lossless promise, checked on the whole build
-        raise RuntimeError(f"{relations_in} relations read but {len(statements)} converted + {rejected} rejected")
-    if items and not articles:  # every task rejected: an empty dataset would pass for a build
+    if relations_in != statements.num_rows + rejected:  # the lossless promise, checked on the whole build
+        raise RuntimeError(f"{relations_in} relations read but {statements.num_rows} converted + {rejected} rejected")
+    if converted and not articles:  # every task rejected: an empty dataset would pass for a build
         raise InputError(", ".join(str(s.path) for s in sources), nothing_converted(rejections))
 
+    st_rows = iter_rows(statements, ["article_id", "stance", "policy_label"])
+    cand_rows = iter_rows(candidates, ["article_id", "policy_label", "candidate_source"]) if candidates else iter(())
     if options.split_by == "target":
-        manifest = _target_split(articles, statements, candidates, options)
-        row_split = lambda row: manifest.split_of_target(row["policy_label"])  # noqa: E731
+        manifest = _target_split(articles, st_rows, cand_rows, options)
+        key, split_of = "policy_label", manifest.split_of_target
     else:
-        manifest = _split(articles, statements, options)
-        row_split = lambda row: manifest.split_of(row["article_id"])  # noqa: E731
-    by_split: dict[str, dict[str, list[dict[str, Any]]]] = {c: {s: [] for s in SPLITS} for c in configs}
+        manifest = _split(articles, st_rows, options)
+        key, split_of = "article_id", manifest.split_of
+    by_split: dict[str, dict[str, list[dict[str, Any]]]] = {"articles": {s: [] for s in SPLITS}}
     for row in articles:
         row["split"] = manifest.split_of(row["id"])
         by_split["articles"][row["split"]].append(row)
-    for row in statements:
-        by_split["statements"][row_split(row)].append(row)
-    for row in candidates:
-        by_split["candidates"][row_split(row)].append(row)
+    split_tables = {"statements": split_table(statements, key, split_of)}
+    if candidates is not None:
+        split_tables["candidates"] = split_table(candidates, key, split_of)
+    del statements, candidates
     if options.split_by == "target":
-        check_targets_disjoint({s: by_split["statements"][s] + by_split.get("candidates", {}).get(s, [])
+        check_targets_disjoint({s: [r for c in split_tables for r in iter_rows(split_tables[c][s],
+                                                                               ["id", "policy_label"])]
                                 for s in SPLITS})
     blocks: dict[str, list[MentionBlock]] = {s: [] for s in SPLITS}
     for block in mentions:
         blocks[manifest.split_of(block.article_id)].append(block)
-    label2id = codebook.label2id
-    for row in statements:
-        row["stance"] = label2id[row["stance"]]
+    by_id = sorted(codebook.label2id, key=codebook.label2id.__getitem__)
+    split_tables["statements"] = {s: relabel(t, "stance", by_id, features["statements"].arrow_schema)
+                                  for s, t in split_tables["statements"].items()}
     clock.lap("split")
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:  # numpy work on mentions overlaps the Python work on statements
         mention_tables = {s: pool.submit(mention_table, blocks[s], features["mentions"], scheme.tag_names)
                           for s in SPLITS}
-        tables = {c: {s: rows_table(by_split[c][s], features[c]) for s in SPLITS} for c in configs if c != "mentions"}
+        tables = {"articles": {s: rows_table(by_split["articles"][s], features["articles"]) for s in SPLITS},
+                  **split_tables}
         tables["mentions"] = {s: future.result() for s, future in mention_tables.items()}
     clock.lap("arrow")
     tables = {c: tables[c] for c in configs}  # the configs in their usual order
     sizes = {c: {s: tables[c][s].num_rows for s in SPLITS} for c in configs}
     stance_counts = {s: Counter({codebook.stance_names[k]: n for k, n in
-                                 Counter(map(operator.itemgetter("stance"), by_split["statements"][s])).items()})
+                                 value_counts(tables["statements"][s], "stance").items()})
                      for s in SPLITS}
     if options.split_by == "target":  # the held-out units are targets
         groups_per_split = Counter(v for g, v in manifest.groups.items() if g.startswith(TARGET_PREFIX))
@@ -276,7 +290,8 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         tag_names=Scheme.from_codebook(codebook).tag_names,
         article_label_columns=[al.id for al in codebook.article_labels],
         agreement=agreement, agreement_file=str(options.agreement) if options.agreement else None,
-        candidate_counts=_candidate_counts(by_split.get("candidates")))
+        candidate_counts=_candidate_counts({s: iter_rows(t, ["candidate_source"]) for s, t in
+                                            tables["candidates"].items()} if "candidates" in tables else None))
     digest = _write(options, tables, features, manifest, rejections, sources, card, agreement, clock)
     return BuildResult(out=options.out, digest=digest, sizes=sizes, stance_counts=stance_counts,
                        relations_in=relations_in, rejections=reasons, rejected_relations=rejected,
@@ -303,7 +318,7 @@ def _candidate_maker(codebook: Any, scheme: Scheme, options: BuildOptions
     return make
 
 
-def _candidate_counts(by_split: dict[str, list[dict[str, Any]]] | None) -> dict[str, Counter] | None:
+def _candidate_counts(by_split: dict[str, Iterable[dict[str, Any]]] | None) -> dict[str, Counter] | None:
     """split -> candidate_source -> rows (None: no candidates config)."""
     if by_split is None:
         return None

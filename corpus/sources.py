@@ -1,11 +1,20 @@
 """The sources of `corpus build` read as items to convert: a corpus folder (`articles/` + `annotations/`) or a
 Label Studio JSON export (a list of tasks; article text from `data.text`, article id from `data.article_id`,
-else `task-<id>`). Each source records the sha256 of what it read."""
+else `task-<id>`). Each source records the sha256 of what it read.
+
+An export is streamed (`stream_export`): its bytes are decoded incrementally and one task at a time is parsed from
+a bounded buffer with the standard JSON decoder (`raw_decode`, the same parser and number handling as a whole
+`json.loads`), so memory does not grow with the export. Anything that is not a plain `[task, task, ...]` in UTF-8
+(a single task object, a BOM-less error, bad bytes, bad JSON, nesting too deep) is read again whole by the plain
+reader, which gives the one-line error naming the file, line and column it always gave."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +23,7 @@ from corpus.convert import BAD_TEXT, MALFORMED, Document
 from corpus.errors import InputError
 from corpus.schema import checksum
 from corpus.splits import SPLITS
-from corpus.store import check_pulled_export, decode_text, parse_json, read_bytes
+from corpus.store import check_pulled_export, decode_text, parse_json, read_bytes, sha256_file
 
 _SPLIT_ALIASES = {"valid": "validation", "val": "validation", "dev": "validation", "development": "validation"}
 
@@ -60,47 +69,120 @@ def _split_value(value: Any, where: str) -> str | None:
 
 
 def read_export(path: Path) -> tuple[Source, list[Item]]:
-    """A Label Studio JSON export (list of tasks) as items; the text comes from each task's data. A pulled
-    export is checked against the sha256 its pull recorded."""
-    check_pulled_export(path)
-    raw, digest = _decode_json(path)
+    """A Label Studio JSON export (list of tasks) as items, all read (`stream_export` yields them one by one)."""
+    src, items = stream_export(path)
+    return src, list(items)
+
+
+def stream_export(path: Path) -> tuple[Source, Iterator[Item]]:
+    """A Label Studio JSON export (list of tasks) as items made one task at a time; the text comes from each
+    task's data. A pulled export is checked against the sha256 its pull recorded (before any item is made);
+    `Source.tasks` is final once the items are exhausted."""
+    digest = sha256_file(path) if path.is_file() else ""
+    check_pulled_export(path, digest or None)
+    src = Source("export", path, "sha256:" + digest, [(path.name, "sha256:" + digest)])
+
+    def items() -> Iterator[Item]:
+        n = -1
+        for n, task in enumerate(_tasks(path)):
+            yield _export_item(path, src, n, task)
+        if n < 0:
+            raise InputError(path, "the export holds no tasks")
+        src.tasks = n + 1
+
+    return src, items()
+
+
+_CHUNK = 1 << 20  # bytes read at a time
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _tasks(path: Path) -> Iterator[Any]:
+    """The top-level values of a JSON list file, one at a time; any other shape or any error: `_whole`."""
+    decoder = json.JSONDecoder()
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    done = 0  # values yielded
+    try:
+        with path.open("rb") as f:
+            head = f.read(_CHUNK)
+            buf = utf8.decode(head, final=len(head) < _CHUNK)
+            pos = _WS.match(buf).end()
+            if buf[pos:pos + 1] != "[":
+                yield from _whole(path, done)
+                return
+            pos, eof, expect_comma = pos + 1, len(head) < _CHUNK, False
+            while True:
+                pos = _WS.match(buf, pos).end()
+                if not eof and len(buf) - pos < _CHUNK // 4:  # keep a quarter chunk ahead: no value is cut short
+                    more = f.read(_CHUNK)
+                    eof = len(more) < _CHUNK
+                    buf = buf[pos:] + utf8.decode(more, final=eof)
+                    pos = 0
+                    continue
+                if buf[pos:pos + 1] == "]":
+                    if _WS.match(buf, pos + 1).end() != len(buf) or not eof or f.read(1):
+                        break  # something after the list: the whole reader names it
+                    return
+                if expect_comma:
+                    if buf[pos:pos + 1] != ",":
+                        break
+                    pos, expect_comma = pos + 1, False
+                    continue
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                except json.JSONDecodeError:
+                    if eof:
+                        break
+                    more = f.read(_CHUNK)  # the value may run past the buffer: read on
+                    eof = len(more) < _CHUNK
+                    buf = buf[pos:] + utf8.decode(more, final=eof)
+                    pos = 0
+                    continue
+                yield value
+                done += 1
+                pos, expect_comma = end, True
+    except (UnicodeDecodeError, RecursionError, ValueError):
+        pass
+    except OSError as e:
+        raise InputError(path, f"cannot read ({e.strerror})") from None
+    yield from _whole(path, done)
+
+
+def _whole(path: Path, skip: int) -> Iterator[Any]:
+    """The plain reader: the whole file decoded at once (its one-line errors); the values after the first `skip`."""
+    raw, _ = _decode_json(path)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         raw = [raw]  # one task file
     if not isinstance(raw, list):
         raise InputError(path, f"not a Label Studio JSON export: expected a list of tasks, got a JSON "
                                f"{type(raw).__name__}")
-    if not raw:
-        raise InputError(path, "the export holds no tasks")
-    src = Source("export", path, digest, [(path.name, digest)], tasks=len(raw))
-    items = []
-    for n, task in enumerate(raw):
-        where = f"{path} task #{n}"
-        if not isinstance(task, dict):
-            items.append(Item(Document(f"task-#{n}", ""), {}, src, (MALFORMED, "task is not a JSON object")))
-            continue
-        data = task.get("data")
-        data = data if isinstance(data, dict) else {}
-        tid = task.get("id", f"#{n}")
-        article_id = data.get("article_id") or f"task-{tid}"
-        bad = _bad_ids(task, data)
-        if bad:
-            items.append(Item(Document(f"task-#{n}", ""), task, src, (MALFORMED, bad)))
-            continue
-        meta = {k: data.get(k) for k in ("title", "source", "url", "published", "language", "rights", "checksum",
-                                         "group", "origin", "sentence_spans")}
-        meta["split"] = _split_value(data.get("split"), f"{where} (id {tid})")
-        text = data.get("text")
-        if not isinstance(text, str) or not text:
-            items.append(Item(Document(str(article_id), "", meta), task, src,
-                               (MALFORMED, "task data has no 'text' string to convert against")))
-            continue
-        if isinstance(meta["checksum"], str) and meta["checksum"] and meta["checksum"] != checksum(text):
-            items.append(Item(Document(str(article_id), text, meta), task, src, (BAD_TEXT, (
-                f"data.checksum {meta['checksum'][:19]}... is not the checksum of data.text "
-                f"({checksum(text)[:19]}...): the text changed after the checksum was taken"))))
-            continue
-        items.append(Item(Document(str(article_id), text, meta), task, src))
-    return src, items
+    yield from raw[skip:]
+
+
+def _export_item(path: Path, src: Source, n: int, task: Any) -> Item:
+    """The item of task #n of an export (rejected with its reason where it cannot be converted)."""
+    where = f"{path} task #{n}"
+    if not isinstance(task, dict):
+        return Item(Document(f"task-#{n}", ""), {}, src, (MALFORMED, "task is not a JSON object"))
+    data = task.get("data")
+    data = data if isinstance(data, dict) else {}
+    tid = task.get("id", f"#{n}")
+    article_id = data.get("article_id") or f"task-{tid}"
+    bad = _bad_ids(task, data)
+    if bad:
+        return Item(Document(f"task-#{n}", ""), task, src, (MALFORMED, bad))
+    meta = {k: data.get(k) for k in ("title", "source", "url", "published", "language", "rights", "checksum",
+                                     "group", "origin", "sentence_spans")}
+    meta["split"] = _split_value(data.get("split"), f"{where} (id {tid})")
+    text = data.get("text")
+    if not isinstance(text, str) or not text:
+        return Item(Document(str(article_id), "", meta), task, src,
+                    (MALFORMED, "task data has no 'text' string to convert against"))
+    if isinstance(meta["checksum"], str) and meta["checksum"] and meta["checksum"] != checksum(text):
+        return Item(Document(str(article_id), text, meta), task, src, (BAD_TEXT, (
+            f"data.checksum {meta['checksum'][:19]}... is not the checksum of data.text "
+            f"({checksum(text)[:19]}...): the text changed after the checksum was taken")))
+    return Item(Document(str(article_id), text, meta), task, src)
 
 
 def _bad_ids(task: dict[str, Any], data: dict[str, Any]) -> str | None:
@@ -155,19 +237,23 @@ def read_corpus(root: Path) -> tuple[Source, list[Item]]:
     return src, items
 
 
-def read_sources(paths: Iterable[Path]) -> tuple[list[Source], list[Item]]:
-    """Read every source (the bundled corpus when none is given); InputError on the first unreadable one."""
+def read_sources(paths: Iterable[Path]) -> tuple[list[Source], Iterator[Item]]:
+    """Every source (the bundled corpus when none is given) and their items, an export's streamed; InputError on
+    the first unreadable one (a streamed export's errors come while its items are read)."""
+    from itertools import chain
+
     from corpus.store import BUNDLED_ROOT
 
-    sources, items = [], []
+    sources: list[Source] = []
+    streams: list[Iterable[Item]] = []
     for path in list(paths) or [BUNDLED_ROOT]:
         path = Path(path)
         if path.is_dir():
             src, its = read_corpus(path)
         elif path.is_file():
-            src, its = read_export(path)
+            src, its = stream_export(path)
         else:
             raise InputError(path, "no such file or folder")
         sources.append(src)
-        items += its
-    return sources, items
+        streams.append(its)
+    return sources, chain.from_iterable(streams)
