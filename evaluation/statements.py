@@ -34,6 +34,7 @@ class Statement:
     actor_type: str = UNKNOWN
     article_id: str = ""
     confidence: float | None = None
+    context: str = ""  # the evidence: the sentence(s) the statement was coded in, where the source has them
 
 
 @dataclass
@@ -110,6 +111,7 @@ def statement_from_row(row: dict[str, Any], codebook: Codebook, names: list[str]
         policy_label=str(row.get("policy_label") or policy_label),
         actor_type=str(row.get("actor_type") or actor_type),
         article_id=str(row.get("article_id") or ""), confidence=conf,
+        context=str(row.get("context") or row.get("sentence") or ""),
     )
 
 
@@ -191,7 +193,8 @@ def _convert_tasks(tasks: list[tuple[str, dict[str, Any]]], codebook: Codebook, 
             out.statements.append(Statement(
                 actor_id=row["actor_id"], policy_id=row["policy_id"], stance=row["stance"],
                 actor_label=row["actor_label"], policy_label=row["policy_label"],
-                actor_type=row.get("actor_type") or UNKNOWN, article_id=article_id))
+                actor_type=row.get("actor_type") or UNKNOWN, article_id=article_id,
+                context=row.get("context") or ""))
     superseded = rejected.pop("superseded", 0)
     if superseded:
         out.notes.append(f"{superseded} relations in other annotators' annotations not drawn: each task's gold "
