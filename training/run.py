@@ -88,15 +88,20 @@ def read_state(out: Path) -> dict[str, Any]:
     return _load_state(file)
 
 
-def find_resumable(root: Path) -> tuple[Path, dict[str, Any]]:
-    """The newest unfinished run under `root` (a config's runs folder); InputError naming why there is none."""
+def find_resumable(root: Path, fingerprint: str) -> tuple[Path, dict[str, Any]]:
+    """The newest unfinished run under `root` (a config's runs folder) made with the same config (`fingerprint`);
+    InputError naming why there is none."""
     folders = run_folders(root)
     if not folders:
         raise InputError(root, f"nothing to resume: no run folder with {STATE_FILE} (start without --resume)")
-    for folder in folders:
-        state = _load_state(folder / STATE_FILE)
-        if state.get("status") != "finished":
+    unfinished = [(f, s) for f in folders if (s := _load_state(f / STATE_FILE)).get("status") != "finished"]
+    for folder, state in unfinished:
+        if state.get("fingerprint") == fingerprint:
             return folder, state
+    if unfinished:
+        folder, state = unfinished[0]
+        raise InputError(folder / STATE_FILE, f"the config differs from the interrupted run {state['run_id']}'s; "
+                                              "resume with the same --config and --set values")
     newest = _load_state(folders[0] / STATE_FILE)
     raise InputError(folders[0] / STATE_FILE, f"run {newest['run_id']} already finished; nothing to resume")
 
@@ -317,10 +322,7 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
     state: dict[str, Any] = {}
     out: Path | None = None
     if resume:
-        out, state = find_resumable(root)
-        if state.get("fingerprint") != config.fingerprint():
-            raise InputError(out / STATE_FILE, "the config differs from the interrupted run's; resume with the "
-                                               "same --config and --set values")
+        out, state = find_resumable(root, config.fingerprint())
     if config.kind == "transformer":
         assert config.transformer is not None
         resolve_model(config.transformer.model)  # a missing model fails here, before any work
