@@ -188,6 +188,9 @@ def extract(
              "stance, is predicted (setting gold-entities).")] = None,
     split: Annotated[str, typer.Option(help="With --gold-entities: the dataset split whose articles to "
                                             "extract.")] = "test",
+    stance_model: Annotated[str | None, typer.Option(
+        help="Detect, then polarity: --model (a detector) decides which pairs are statements, this stance model "
+             "(folder or MLflow URI, e.g. models:/newsstance-stance@champion) gives their stance.")] = None,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")] = None,
 ) -> None:
     """Article text -> stance statements with the detector (or stance model) and tagger."""
@@ -197,7 +200,7 @@ def extract(
     try:
         s = extract_files(articles or [], out, model, tagger, tracking_uri, window=window,
                           min_confidence=min_confidence, keep_unresolved=keep_unresolved,
-                          gold_entities=gold_entities, split=split)
+                          gold_entities=gold_entities, split=split, stance_model=stance_model)
     except NewsstanceError as e:
         fail(e)
     threshold = "" if s["threshold"] is None else f", threshold {s['threshold']:.2f}"

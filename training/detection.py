@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -79,3 +80,32 @@ def choose_threshold(proba: np.ndarray, labels: Sequence[str], gold: Sequence[st
             best = (prf["f1"], cut, prf)
     assert best is not None
     return best[1], best[2]
+
+
+class DetectThenPolarity:
+    """A detector's P(statement) with another model's stance: the Predictor `extract` and `prelabel` use when
+    given a detector and a stance model (detect-then-polarity). Its probabilities are, per stance label,
+    P(statement) * P(label) from the stance model, and P(none) from the detector; its threshold is the
+    detector's."""
+
+    def __init__(self, detector: Any, stance: Any) -> None:
+        if getattr(detector, "none_label", None) is None:
+            raise ValueError("the first model is not a detector (it has no none label)")
+        self.detector, self.stance = detector, stance
+        self.none_label: str = detector.none_label
+        self.threshold: float | None = getattr(detector, "threshold", None)
+        self.labels = list(detector.labels)
+        missing = [n for n in stance.labels if n not in self.labels]
+        if missing:
+            raise ValueError(f"the stance model's label {missing[0]!r} is not one of the detector's "
+                             f"({', '.join(self.labels)})")
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        rows = rows if isinstance(rows, list) else list(rows)
+        p_statement, _, _ = split_proba(self.detector.predict_proba(rows), self.detector.labels, self.none_label)
+        stance = np.asarray(self.stance.predict_proba(rows), dtype=float)
+        out = np.zeros((len(rows), len(self.labels)))
+        for j, name in enumerate(self.stance.labels):
+            out[:, self.labels.index(name)] = p_statement * stance[:, j]
+        out[:, self.labels.index(self.none_label)] = 1.0 - p_statement
+        return out

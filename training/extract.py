@@ -379,9 +379,12 @@ def describe_model(folder: Path, ref: str) -> str:
 
 
 def load_extractor(model: str, tagger: str | None = None, tracking_uri: str | None = None,
-                   codebook: Codebook | None = None, **options: Any) -> Extractor:
-    """An Extractor over a stance model and an optional tagger (folders or MLflow URIs); version strings
-    come from the registry where the models are registered."""
+                   codebook: Codebook | None = None, stance_model: str | None = None,
+                   **options: Any) -> Extractor:
+    """An Extractor over a detector or stance model and an optional tagger (folders or MLflow URIs); with
+    `stance_model`, `model` must be a detector that decides which pairs are statements and the stance model
+    gives their stance (`training.detection.DetectThenPolarity`). Version strings come from the registry
+    where the models are registered."""
     from corpus.codebook import load_codebook
     from training.predict import MLFLOW_SCHEMES, load_predictor
     from training.tagger import load_tagger
@@ -396,6 +399,14 @@ def load_extractor(model: str, tagger: str | None = None, tracking_uri: str | No
         predictor = load_predictor(str(folder))
     else:
         predictor = load_predictor(model, tracking_uri)
+    if stance_model:
+        from training.detection import DetectThenPolarity
+
+        try:
+            predictor = DetectThenPolarity(predictor, load_predictor(stance_model, tracking_uri))
+        except ValueError as e:
+            raise InputError(f"{model} + {stance_model}", str(e)) from None
+        version = f"{version} + {stance_model}"
     span_tagger = load_tagger(tagger, tracking_uri) if tagger else None
     if span_tagger is not None and tagger and tagger.startswith(MLFLOW_SCHEMES):
         span_tagger.version = tagger

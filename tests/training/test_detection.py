@@ -42,3 +42,28 @@ def test_choose_threshold_maximises_statement_f1() -> None:
     cut, prf = choose_threshold(proba, LABELS, gold, "none")
     assert 0.25 < cut <= 0.3
     assert prf["f1"] == pytest.approx(1.0)
+
+
+class _Fixed:
+    def __init__(self, labels: list[str], proba: list[list[float]], none_label: str | None = None,
+                 threshold: float | None = None) -> None:
+        self.labels, self.proba = labels, np.array(proba)
+        self.none_label, self.threshold = none_label, threshold
+
+    def predict_proba(self, rows: list) -> np.ndarray:
+        return self.proba[: len(rows)]
+
+
+def test_detect_then_polarity_takes_pairs_from_the_detector_and_stances_from_the_stance_model() -> None:
+    from training.detection import DetectThenPolarity
+
+    detector = _Fixed(LABELS, [[0.5, 0.1, 0.0, 0.4], [0.1, 0.1, 0.0, 0.8]], "none", 0.55)
+    stance = _Fixed(LABELS[:3], [[0.2, 0.8, 0.0], [0.9, 0.1, 0.0]])
+    both = DetectThenPolarity(detector, stance)
+    assert (both.none_label, both.threshold, both.labels) == ("none", 0.55, LABELS)
+    proba = both.predict_proba([{}, {}])
+    assert proba[0] == pytest.approx([0.6 * 0.2, 0.6 * 0.8, 0.0, 0.4])
+    first, second = decide(proba, both.labels, both.none_label, both.threshold)
+    assert first.label == "oppose" and second.label == "none"  # the detector's pair, the stance model's polarity
+    with pytest.raises(ValueError, match="not a detector"):
+        DetectThenPolarity(stance, stance)
