@@ -104,8 +104,14 @@ def evaluate(
         return f"{d['point']:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
 
     typer.echo(f"{r['model_name']} on {dataset} [{split}]: {r['n']} statements, "
-               f"bootstrap unit {r['bootstrap']['unit']}")
+               f"bootstrap unit {r['bootstrap']['unit']} ({r['bootstrap']['units']} clusters)")
     typer.echo(f"  macro-F1 {iv(m['macro_f1'])}   F_avg {iv(m['f_avg'])}   accuracy {iv(m['accuracy'])}")
+    trained = r.get("training_dataset")
+    if trained:
+        same = "the evaluated dataset's lineage" if r.get("lineage_match") else "ANOTHER dataset than the evaluated"
+        typer.echo(f"  trained on {trained['slug']} ({', '.join(trained['sources']) or 'sources unknown'}): {same}")
+    for b in r["breakdowns"].get("Target in the training split", []):
+        typer.echo(f"  targets {b['value']}: {b['n']} statements, macro-F1 {iv(b['macro_f1'])}")
     for note in r["notes"]:
         typer.echo(f"  note: {note}")
     typer.echo(f"report: {out / 'report.html'} (and report.md)")
