@@ -86,6 +86,16 @@ def mark_seen(rows: list[dict[str, Any]], train: list[dict[str, Any]]) -> None:
             r[key] = "unknown" if not norm(r.get(column)) else SEEN if norm(r.get(column)) in known else UNSEEN
 
 
+def _sub_groups(rows: list[dict[str, Any]], unit: str) -> list[str] | None:
+    """Clusters within one breakdown value: the chosen unit where it gives two or more, else the first that does."""
+    if unit in UNIT_COLUMNS:
+        ids = [r.get(UNIT_COLUMNS[unit]) for r in rows]
+        if all(ids) and len(set(ids)) >= 2:
+            return [str(i) for i in ids]
+        unit = "auto"
+    return _groups(rows, unit)[0]
+
+
 def _interval_dict(iv: M.Interval) -> dict[str, float]:
     return {"point": iv.point, "low": iv.low, "high": iv.high}
 
@@ -100,8 +110,7 @@ def breakdown(rows: list[dict[str, Any]], preds: Predictions, names: list[str], 
     for value, idx in sorted(by.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         gold = [rows[i]["stance"] for i in idx]
         pred = [preds.labels[i] for i in idx]
-        groups, _, _ = _groups([rows[i] for i in idx], "auto" if settings.unit in ("group", "article")
-                               else settings.unit)
+        groups = _sub_groups([rows[i] for i in idx], settings.unit)
         ci = M.bootstrap_intervals(gold, pred, names, groups=groups, n_resamples=settings.n_resamples,
                                    confidence=settings.confidence, seed=settings.seed, metrics=("macro_f1",))
         out.append({"value": value, "label": str(rows[idx[0]].get(label_key) or value), "n": len(idx),
