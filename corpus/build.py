@@ -226,13 +226,14 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         raise InputError(", ".join(str(s.path) for s in sources), nothing_converted(rejections))
 
     st_rows = iter_rows(statements, ["article_id", "stance", "policy_label"])
-    cand_rows = iter_rows(candidates, ["article_id", "policy_label", "candidate_source"]) if candidates else iter(())
     if options.split_by == "target":
+        cand_rows = iter_rows(candidates, ["article_id", "policy_label", "candidate_source"]) if candidates else []
         manifest = _target_split(articles, st_rows, cand_rows, options)
         key, split_of = "policy_label", manifest.split_of_target
     else:
         manifest = _split(articles, st_rows, options)
         key, split_of = "article_id", manifest.split_of
+    del st_rows  # an unfinished row generator would keep its table alive
     by_split: dict[str, dict[str, list[dict[str, Any]]]] = {"articles": {s: [] for s in SPLITS}}
     for row in articles:
         row["split"] = manifest.split_of(row["id"])
