@@ -234,19 +234,55 @@ def score_networks(predicted: list[Statement], gold: list[Statement], same_artic
     return out
 
 
+# --- naming -------------------------------------------------------------------------------------------------
+
+
+def source_name(source: str | Path, codebook_name: str) -> str:
+    """What a reader calls SOURCE: a dataset's card title, an importer's data (SEESAW), the bundled corpus, or
+    the file's name; never a bare folder name."""
+    import yaml
+
+    from corpus.card import card_names
+    from corpus.store import BUNDLED_ROOT
+
+    path = Path(source)
+    card = path / "README.md"
+    if path.is_dir() and (path / "statements").is_dir() and card.is_file():
+        text = card.read_text(encoding="utf-8", errors="replace")
+        if text.startswith("---\n"):
+            try:
+                meta = yaml.safe_load(text.split("---\n", 2)[1])
+            except yaml.YAMLError:
+                meta = None
+            if isinstance(meta, dict) and isinstance(meta.get("pretty_name"), str):
+                return meta["pretty_name"].removeprefix("newsstance: ") + " dataset"
+    if path.is_dir():
+        name = card_names(codebook_name, [path])["title"].removeprefix("newsstance: ")
+        return name + (" (the bundled corpus)" if path.resolve() == BUNDLED_ROOT.resolve() else "")
+    return path.name
+
+
+def targets_word(statements: Iterable[Statement], codebook: Any) -> str:
+    """'policy options' where every target is one of the codebook's, else 'targets' (SEESAW's people, parties,
+    topics are not policy options)."""
+    ids = {s.policy_id for s in statements}
+    return "policy options" if ids and all(codebook.policy(i) for i in ids) else "targets"
+
+
 # --- the command -----------------------------------------------------------------------------------------
 
 
 def network(source: str | Path, out: str | Path, *, gold: str | Path | None = None, split: str | None = None,
             codebook: str | Path | None = None, same_articles: bool = True, tracking_uri: str | None = None,
-            experiment: str | None = None, title: str | None = None) -> dict[str, Any]:
-    """Build the networks of SOURCE, write GraphML/CSV/PNG/network.json into OUT (atomically), score
+            experiment: str | None = None, title: str | None = None, placeholders: bool = False) -> dict[str, Any]:
+    """Build the networks of SOURCE, write GraphML/CSV/PNG/HTML/network.json into OUT (atomically), score
     against GOLD when given, and log to MLflow when a tracking URI is given or MLFLOW_TRACKING_URI is set."""
     import json
     import os
 
     from corpus.codebook import load_codebook
     from corpus.errors import InputError, atomic_path
+    from evaluation.network_html import network_html
     from evaluation.plots import network_png
     from evaluation.statements import read_statements
 
@@ -264,10 +300,16 @@ def network(source: str | Path, out: str | Path, *, gold: str | Path | None = No
         ref = read_statements(gold, cb, split)
         summary.update(gold=str(gold), score=score_networks(src.statements, ref.statements, same_articles))
         summary["notes"] += [f"gold: {n}" for n in ref.notes]
-    png = network_png(nets.two_mode, title or f"Discourse network of {Path(str(source)).name}")
+    word = targets_word(src.statements, cb)
+    title = title or f"Discourse network: {source_name(source, cb.name)}" + (f", {split} split" if split else "")
+    png = network_png(nets.two_mode, title, targets_word=word, placeholders=placeholders)
+    page = network_html(nets.two_mode, src.statements, title, targets_word="targets" if word == "targets"
+                        else "policy options")
+    summary["drawing"] = {"title": title, "targets": word, "placeholders_drawn": placeholders}
     with atomic_path(out) as tmp:
         write_exports(nets, tmp)
         (tmp / "network.png").write_bytes(png)
+        (tmp / "network.html").write_text(page, encoding="utf-8")
         (tmp / "network.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
         from evaluation import tracking

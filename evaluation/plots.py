@@ -86,19 +86,39 @@ def reliability_png(bins: list[dict[str, float]], ece: float) -> bytes:
     return _png(fig)
 
 
-def network_png(two_mode: Any, title: str = "", max_actors: int = 40, max_options: int = 30) -> bytes:
-    """Two-column (bipartite) drawing: actors left, options right; green = net support, red = net oppose."""
+def _wrap(label: str, width: int = 34, lines: int = 3) -> str:
+    """A node label in at most `lines` lines of `width` characters (the full label is in the files and the HTML)."""
+    import textwrap
+
+    parts = textwrap.wrap(label, width) or [label]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1].rstrip() + "\u2026"
+    return "\n".join(parts)
+
+
+def network_png(two_mode: Any, title: str = "", max_actors: int = 25, max_options: int = 25,
+                targets_word: str = "policy options", placeholders: bool = False) -> bytes:
+    """Two-column (bipartite) drawing: actors left, targets right; green = net support, red = net oppose; the
+    rule for which nodes are drawn is written under the title; placeholder holders are left out unless asked."""
+    from evaluation.network_html import is_placeholder
+
     g = two_mode
-    actors = [n for n, d in g.nodes(data=True) if d["type"] == "actor"]
-    options = [n for n, d in g.nodes(data=True) if d["type"] == "policy"]
+    keep = [n for n, d in g.nodes(data=True) if placeholders or not is_placeholder(str(d["label"]))]
+    dropped = g.number_of_nodes() - len(keep)
+    actors = [n for n in keep if g.nodes[n]["type"] == "actor"]
+    options = [n for n in keep if g.nodes[n]["type"] == "policy"]
 
     def top(nodes: list[str], k: int) -> list[str]:
         ranked = sorted(nodes, key=lambda n: (-g.degree(n), g.nodes[n]["label"].lower()))[:k]
         return sorted(ranked, key=lambda n: g.nodes[n]["label"].lower())
 
     shown_a, shown_p = top(actors, max_actors), top(options, max_options)
+    labels = {n: _wrap(str(g.nodes[n]["label"])) for n in shown_a + shown_p}
+    lines_per_row = max((t.count("\n") + 1 for t in labels.values()), default=1)
     rows = max(len(shown_a), len(shown_p), 1)
-    fig = _figure(9.0, max(3.0, 0.42 * rows + 1.2))
+    row_in = 0.2 + 0.16 * lines_per_row  # inches per row: wrapped labels of neighbours never touch
+    fig = _figure(10.0, max(3.5, row_in * rows + 2.2))
     ax = fig.add_subplot()
     ax.set_axis_off()
 
@@ -108,25 +128,43 @@ def network_png(two_mode: Any, title: str = "", max_actors: int = 40, max_option
         return {n: rows - 1 - (offset + i * step) for i, n in enumerate(nodes)}
 
     ya, yp = column(shown_a), column(shown_p)
-    biggest = max((abs(d["weight"]) for _, _, d in g.edges(data=True)), default=1) or 1
-    for u, v, d in g.edges(data=True):
-        a, p = (u, v) if u in ya or g.nodes[u]["type"] == "actor" else (v, u)
-        if a not in ya or p not in yp:
-            continue
+    drawn = [(a, p, d) for u, v, d in g.edges(data=True)
+             for a, p in [((u, v) if g.nodes[u]["type"] == "actor" else (v, u))] if a in ya and p in yp]
+    biggest = max((d["statements"] for _, _, d in drawn), default=1) or 1
+
+    def width(statements: float) -> float:
+        return 0.8 + 4.2 * statements / biggest
+
+    for a, p, d in drawn:
         color = GREEN if d["sign"] > 0 else RED if d["sign"] < 0 else GREY
-        ax.plot([0, 1], [ya[a], yp[p]], color=color, alpha=0.75,
-                linewidth=1.0 + 3.0 * abs(d["weight"]) / biggest, solid_capstyle="round", zorder=1)
-    ax.scatter([0] * len(ya), list(ya.values()), s=60, color="#555555", zorder=2)
-    ax.scatter([1] * len(yp), list(yp.values()), s=60, marker="s", color="#8c6bb1", zorder=2)
+        ax.plot([0, 1], [ya[a], yp[p]], color=color, alpha=0.7, linewidth=width(d["statements"]),
+                solid_capstyle="round", zorder=1)
+    ax.scatter([0] * len(ya), list(ya.values()), s=50, color="#555555", zorder=2)
+    ax.scatter([1] * len(yp), list(yp.values()), s=50, marker="s", color="#8c6bb1", zorder=2)
     for n, y in ya.items():
-        ax.text(-0.045, y, g.nodes[n]["label"], ha="right", va="center", fontsize=9)
+        ax.text(-0.04, y, labels[n], ha="right", va="center", fontsize=9, linespacing=1.0)
     for n, y in yp.items():
-        ax.text(1.045, y, g.nodes[n]["label"], ha="left", va="center", fontsize=9)
-    hidden = (len(actors) - len(shown_a), len(options) - len(shown_p))
-    note = f" (showing {len(shown_a)} of {len(actors)} actors, {len(shown_p)} of {len(options)} options)" \
-        if any(hidden) else ""
-    ax.set_title((title or "Actor x policy-option network") + note
-                 + "\ngreen: net support   red: net oppose   grey: ambivalent or neutral", fontsize=10)
-    ax.set_xlim(-1.2, 2.2)
-    ax.set_ylim(-0.8, rows - 0.2)
+        ax.text(1.04, y, labels[n], ha="left", va="center", fontsize=9, linespacing=1.0)
+    ax.text(0, rows - 0.2, "actors", ha="center", va="bottom", fontsize=10, weight="bold")
+    ax.text(1, rows - 0.2, targets_word, ha="center", va="bottom", fontsize=10, weight="bold")
+
+    def rule(shown: int, of: int, word: str) -> str:
+        return f"all {of} {word}" if shown == of else f"top {shown} {word} by degree of {of}"
+
+    note = f"{rule(len(shown_a), len(actors), 'actors')}; {rule(len(shown_p), len(options), targets_word)}"
+    if dropped:
+        note += f"; {dropped} placeholder node(s) ((author), (unlisted)) not drawn (in the files)"
+    ax.set_title(title or f"Actor x {targets_word} network", fontsize=12, weight="bold", pad=20)
+    ax.text(0.5, 1.005, note, transform=ax.transAxes, ha="center", va="bottom", fontsize=9)
+    from matplotlib.lines import Line2D
+
+    steps = sorted({1, max(1, round(biggest / 2)), int(biggest)})
+    handles = [Line2D([], [], color=GREEN, lw=2, label="net support"), Line2D([], [], color=RED, lw=2,
+               label="net oppose"), Line2D([], [], color=GREY, lw=2, label="ambivalent / neutral")]
+    handles += [Line2D([], [], color="#444444", lw=width(k), label=f"{k} statement{'s' if k > 1 else ''}")
+                for k in steps]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3 + len(steps), fontsize=8,
+              frameon=False, handlelength=2.5)
+    ax.set_xlim(-0.6, 1.6)
+    ax.set_ylim(-0.8, rows + 0.3)
     return _png(fig)

@@ -159,3 +159,52 @@ def test_cli_network_errors_are_one_line(tmp_path: Path) -> None:
     res = runner.invoke(app, ["network", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "holds neither a dataset" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_drawing_names_the_data_and_the_rule_and_leaves_placeholders_out(tmp_path: Path) -> None:
+    from evaluation.network_html import page_data
+    from evaluation.plots import network_png
+
+    rows = [{"actor": a, "target": t, "stance": s, "article_id": "a1", "context": f"{a} on {t}."}
+            for a, t, s in [("Maria Lopez", "Border Act", "support"), ("Tom Hale", "Border Act", "oppose"),
+                            ("(author)", "Tom Hale", "oppose"), ("(unlisted)", "Border Act", "support")]]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    summary = network(src, tmp_path / "out", split=None)
+    assert summary["drawing"] == {"title": "Discourse network: rows.jsonl", "targets": "targets",
+                                  "placeholders_drawn": False}
+    nodes = list(csv.DictReader(io.StringIO((tmp_path / "out" / "nodes.csv").read_text(encoding="utf-8"))))
+    assert {"(author)", "(unlisted)"} <= {n["label"] for n in nodes}  # kept in the files
+    page = (tmp_path / "out" / "network.html").read_text(encoding="utf-8")
+    assert "<script src" not in page and "http" not in page.split('id="data">')[1].split("</script>")[0]
+    data = page_data(nx.read_graphml(tmp_path / "out" / "two_mode.graphml"), [])
+    assert {n["label"]: n["placeholder"] for n in data["nodes"]}["(author)"] is True
+
+    import matplotlib.axes
+
+    texts: list[str] = []
+    real_text = matplotlib.axes.Axes.text
+
+    def spy(self, x, y, s, *a, **k):  # noqa: ANN001, ANN202 - records every string drawn
+        texts.append(str(s))
+        return real_text(self, x, y, s, *a, **k)
+
+    matplotlib.axes.Axes.text = spy
+    try:
+        g = build_networks(read_statements(src, load_codebook()).statements).two_mode
+        network_png(g, "T", max_actors=1, targets_word="targets")
+        rule_default = next(t for t in texts if "by degree" in t or "all " in t)
+        texts.clear()
+        network_png(g, "T", targets_word="targets", placeholders=True)
+    finally:
+        matplotlib.axes.Axes.text = real_text
+    assert rule_default == ("top 1 actors by degree of 2; all 2 targets; 2 placeholder node(s) ((author), (unlisted)) "
+                            "not drawn (in the files)")
+    assert "(author)" in texts and "(unlisted)" in texts and "targets" in texts
+
+
+def test_seed_network_title_names_the_bundled_corpus_and_policy_options(seed_out: Path) -> None:
+    drawing = json.loads((seed_out / "network.json").read_text(encoding="utf-8"))["drawing"]
+    assert drawing["targets"] == "policy options"
+    assert drawing["title"].startswith("Discourse network: ") and "(the bundled corpus)" in drawing["title"]
+    assert (seed_out / "network.html").stat().st_size > 3000
