@@ -91,6 +91,23 @@ def _digest(root: Path) -> str:
     return str(value or "")
 
 
+def _origins(root: Path) -> list[str]:
+    """The distinct `origin` values of the dataset's statements (from its Parquet files; [] without them)."""
+    files = sorted((root / "parquet" / "statements").glob("*.parquet"))
+    if not files:
+        return []
+    import pyarrow.parquet as pq
+
+    found: set[str] = set()
+    for file in files:
+        try:
+            column = pq.read_table(file, columns=["origin"]).column("origin")
+        except (OSError, KeyError, ValueError):  # an older build without the column: folders alone
+            continue
+        found.update(str(v) for v in column.unique().to_pylist() if v)
+    return sorted(found)
+
+
 def slugify(text: str) -> str:
     """Lower-case letters, digits and dashes (what a registry alias allows), at most 40 characters."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
@@ -104,13 +121,16 @@ def dataset_lineage(dataset: str | Path) -> Lineage:
     header = _card_header(root)
     digest = str(header.get("digest") or _digest(root))
     raw = header.get("sources") if isinstance(header.get("sources"), list) else []
-    sources = tuple(sorted({f"{s.get('kind', 'source')}:{Path(str(s.get('path', ''))).name}" for s in raw
-                            if isinstance(s, dict) and s.get("path")}))
+    folders = sorted({f"{s.get('kind', 'source')}:{Path(str(s.get('path', ''))).name}" for s in raw
+                      if isinstance(s, dict) and s.get("path")})
+    # where the rows came from (an importer's "table:<file>", "seesaw"): two tables imported into folders of one
+    # name are still two lineages
+    sources = tuple(folders + [f"origin:{o}" for o in _origins(root)]) if folders else ()
     codebook = str(header.get("codebook_version") or "")
     split = " ".join(f"{k}={header[k]}" for k in _SPLIT_KEYS if k in header)
     if sources:
         basis = json.dumps({"sources": sources, "codebook": codebook, "split": split}, sort_keys=True)
-        name = slugify("-".join(s.split(":", 1)[1] for s in sources)) or "dataset"
+        name = slugify("-".join(s.split(":", 1)[1] for s in folders)) or "dataset"
     else:  # no card: only this very build is known, so the lineage is the content itself
         basis = digest or str(root.resolve())
         name = slugify(root.name) or "dataset"

@@ -146,3 +146,22 @@ def test_evaluating_a_registered_model_prints_no_download_bars(two: dict) -> Non
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Downloading artifacts" not in done.stdout + done.stderr and "%|" not in done.stderr
     assert "macro-F1" in done.stdout
+
+
+def test_two_tables_imported_into_folders_of_one_name_are_two_lineages(tmp_path: Path) -> None:
+    from corpus.build import BuildOptions, build_dataset
+    from corpus.importers.table import Columns, import_table
+    from training.lineage import dataset_lineage
+
+    lineages = []
+    for table in ("first.csv", "second.csv", "first.csv"):  # the last: the first table imported again
+        run = tmp_path / str(len(lineages))
+        run.mkdir()
+        _table(run / table, 0.6, len(lineages))
+        import_table(run / table, run / "imported", Columns("text", "target", "stance", group="story",
+                                                            split="split"), {"FAVOR": "support", "AGAINST": "oppose"})
+        build_dataset(BuildOptions(out=run / "ds", sources=[run / "imported"]))
+        lineages.append(dataset_lineage(run / "ds"))
+    first, second, again = lineages
+    assert second.key != first.key and "origin:table:second.csv" in second.sources  # same folder name, other table
+    assert again.key == first.key  # the same source rebuilt: one lineage, its champion competes
