@@ -13,16 +13,31 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install demo test lint bench label-studio mlflow-ui browser clean
 
+# One line per stage; pip's own "Collecting" lines become a running count (the first run takes about 7-8 minutes
+# on 2 cores, mostly torch and the ML stack; later runs skip this unless pyproject.toml changed).
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
-	@$(PY) -c "import corpus, datasets, transformers, mlflow, label_studio_sdk" && touch $(STAMP)
+	@echo "== install: setting up $(VENV) (first run: about 7-8 minutes; later runs skip this)"
+	@test -x $(PY) || { echo "   creating the virtual environment with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "   resolving and downloading the project's dependencies (pyproject.toml)"
+	@start=$$(date +%s); n=0; \
+	$(PY) -m pip install --disable-pip-version-check -e '.[dev]' 2>&1 | grep --line-buffered -v 'is ignored' | \
+	while IFS= read -r line; do case "$$line" in \
+	  Collecting*|"Requirement already satisfied"*) n=$$((n + 1)); \
+	    [ $$((n % 25)) -eq 0 ] && echo "   ... $$n packages resolved";; \
+	  "Installing collected packages"*) echo "   $$n packages resolved; installing $$(( $$(echo "$$line" | tr -cd , | wc -c) + 1 )) new or changed ones (unpacking wheels: the longest stage)";; \
+	  "Successfully installed"*) echo "   installed";; \
+	  ERROR*|error*) echo "$$line";; \
+	esac; done; \
+	echo "   checking the imports"; \
+	$(PY) -c "import corpus, datasets, transformers, mlflow, label_studio_sdk" && touch $(STAMP) && \
+	echo "== install: done in $$(( $$(date +%s) - start )) s"
 
 install: $(STAMP)
 
 # Headless Chromium for the browser checks (Debian's package; playwright drives it, never downloads one).
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	@command -v chromium >/dev/null || { echo "== browser: installing Chromium with apt-get for the browser tests (once; about a minute)"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "note: could not install chromium; browser tests will skip"
 
 lint: install
@@ -30,7 +45,7 @@ lint: install
 
 test: install browser
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 # The main job: every stage on the bundled corpus, and on SEESAW where it is available.
 # DEMO_TRANSFORMER_SAMPLES caps the short MiniLM run (the full run is `make bench`).
