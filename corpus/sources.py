@@ -93,7 +93,7 @@ def stream_export(path: Path) -> tuple[Source, Iterator[Item]]:
     return src, items()
 
 
-_CHUNK = 1 << 20  # bytes read at a time
+_CHUNK = 1 << 18  # bytes read at a time (a quarter of it is kept ahead of the parser)
 _WS = re.compile(r"[ \t\n\r]*")
 
 
