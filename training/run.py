@@ -341,8 +341,9 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
         notes = mark_stale_runs(root, config.name, keep=state.get("run_id"))
     if resume and state.get("status") == "logged":  # killed after the run ended, before the registry: register
         assert out is not None
-        tracking.end_finished(state["run_id"])
-        return _register(config, state, out, lineage, none_label, started, notes, resumed=True)
+        if main:
+            tracking.end_finished(state["run_id"])
+        return _register(config, state, out, lineage, none_label, started, notes, resumed=True, main=main)
     checkpoint = _last_checkpoint(out / "checkpoints") if out is not None else None
 
     run_name = f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -461,7 +462,7 @@ def _summary_state(s: RunSummary) -> dict[str, Any]:
 
 
 def _register(config: TrainConfig, state: dict[str, Any], out: Path, lineage: Lineage, none_label: str | None,
-              started: float, notes: list[str], resumed: bool = False) -> RunSummary:
+              started: float, notes: list[str], resumed: bool = False, main: bool = True) -> RunSummary:
     """After the run ended FINISHED: register its model (once), move its dataset lineage's champion when it is
     better, record the outcome on the run and in run.json."""
     from training import tracking
@@ -474,6 +475,8 @@ def _register(config: TrainConfig, state: dict[str, Any], out: Path, lineage: Li
                          resumed=bool(state.get("resumed")) or resumed, extra=dict(s["extra"]))
     summary.extra["lineage"] = lineage
     summary.extra["notes"] = notes
+    if not main:  # other ranks under torchrun: rank 0 alone talks to MLflow and writes run.json
+        return summary
     if config.tracking.registry:
         # a detector competes on statement F1 (its threshold's), a stance model on macro-F1
         selection = summary.metrics["validation_statement_f1" if none_label else "validation_macro_f1"]
