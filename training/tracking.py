@@ -404,7 +404,15 @@ def register(model_uri: str, name: str, score: float, run_id: str, tags: dict[st
         promoted = current is not None and str(current[0]) == str(mv.version)
         previous = None if current is None or promoted else current[1]
         return Registration(name, str(mv.version), model_uri, promoted, previous, alias)
-    mv = mlflow.register_model(model_uri, name, tags={SCORE_TAG: repr(float(score)), "run_id": run_id, **(tags or {})})
+    from mlflow.utils import logging_utils
+
+    stream = logging_utils.MLFLOW_LOGGING_STREAM  # register_model prints two lines per call; our log says it once
+    was, stream.enabled = stream.enabled, False
+    try:
+        mv = mlflow.register_model(model_uri, name, tags={SCORE_TAG: repr(float(score)), "run_id": run_id,
+                                                          **(tags or {})})
+    finally:
+        stream.enabled = was
     promoted = current is None or score > current[1] + 1e-12
     if promoted:
         client.set_registered_model_alias(name, alias, mv.version)
