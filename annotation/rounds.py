@@ -280,15 +280,22 @@ class RoundResult:
     prelabel_seconds: float
     run_id: str | None
     notes: list[str] = field(default_factory=list)
+    threshold: float | None = None  # the detector's P(statement) threshold (None: a stance model)
+    prelabel_relations: int | None = None
+    prelabel_none_pairs: int | None = None
 
     def markdown(self) -> str:
         lines = [f"# Annotation round ({self.out.name})", "",
                  f"- export: `{self.export}`", f"- previous pre-annotations: model version `{self.previous_version}`",
                  f"- dataset: `{self.dataset}` (" + ", ".join(f"{c}: " + "/".join(str(v) for v in s.values())
                                                              for c, s in self.sizes.items()) + ")",
-                 f"- stance model: `{self.model}` (version {self.model_version})",
+                 f"- model: `{self.model}` (version {self.model_version}"
+                 + (f"; a detector, P(statement) threshold {self.threshold:.2f}" if self.threshold is not None
+                    else "") + ")",
                  f"- tagger: `{self.tagger or 'gazetteer'}`",
-                 f"- pre-labelled: {self.prelabelled} task(s) in {self.prelabel_seconds:.1f} s",
+                 f"- pre-labelled: {self.prelabelled} task(s) in {self.prelabel_seconds:.1f} s"
+                 + (f" ({self.prelabel_relations} relations pre-filled; {self.prelabel_none_pairs} pairs detected "
+                    "as none left without one)" if self.prelabel_relations is not None else ""),
                  f"- MLflow round run: `{self.run_id}`", ""]
         if self.train_metrics:
             lines += ["Training: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(self.train_metrics.items())), ""]
@@ -306,6 +313,22 @@ def _empty_split(dataset: Path, split: str, config: str = "statements") -> bool:
         return True
     dd = load_from_disk(str(dataset / config))
     return split not in dd or len(dd[split]) == 0
+
+
+def _score_detector(model: str, dataset: Path, split: str, out: Path, uri: str) -> dict[str, float]:
+    """Extract `split` with its gold entities and score the statements (`evaluation extraction`); flat numbers."""
+    from evaluation.extraction import score_extraction, write_report
+    from training.extract import extract_files
+
+    pred = out / "extraction" / f"{split}-gold-entities.json"
+    pred.parent.mkdir(parents=True, exist_ok=True)
+    extract_files([], pred, model, tracking_uri=uri, gold_entities=dataset, split=split)
+    scored = score_extraction([pred], dataset, split)
+    write_report(scored, out / "evaluation")
+    (s,) = scored["settings"]
+    return {"statement_precision": s["statements"]["precision"], "statement_recall": s["statements"]["recall"],
+            "statement_f1": s["statements"]["f1"], "pair_f1": s["pairs"]["f1"],
+            "polarity_accuracy": float(s["polarity"]["point"])}
 
 
 def run_round(options: RoundOptions, client: Any = None) -> RoundResult:
@@ -381,8 +404,11 @@ def run_round(options: RoundOptions, client: Any = None) -> RoundResult:
 
     # 4. evaluate on the held-out split, where there is one
     evaluation = None
-    if _empty_split(dataset, options.evaluate_split):
+    detector = stance_cfg.data.config == "candidates"
+    if _empty_split(dataset, options.evaluate_split, stance_cfg.data.config):
         notes.append(f"the {options.evaluate_split} split is empty: no evaluation this round")
+    elif detector:  # a detector is scored on what it extracts: statements among the split's gold-entity pairs
+        evaluation = _score_detector(model, dataset, options.evaluate_split, out, uri)
     else:
         from evaluation.evaluate import evaluate
 
@@ -402,7 +428,8 @@ def run_round(options: RoundOptions, client: Any = None) -> RoundResult:
                          train_metrics={k: float(v) for k, v in summary.metrics.items()
                                         if isinstance(v, int | float)},
                          tagger=tagger, evaluation=evaluation, prelabelled=pre.predictions,
-                         prelabel_seconds=pre.seconds, run_id=None, notes=notes)
+                         prelabel_seconds=pre.seconds, run_id=None, notes=notes, threshold=extractor.threshold,
+                         prelabel_relations=pre.relations, prelabel_none_pairs=pre.none_pairs)
 
     # 6. one MLflow run for the round
     with tracking.start_run(uri, ROUND_EXPERIMENT, run_name=f"round-{stamp}", tags={"task": "round"}) as run_id:
@@ -410,9 +437,11 @@ def run_round(options: RoundOptions, client: Any = None) -> RoundResult:
         tracking.log_params({"project": options.project, "previous_version": previous or "",
                              "model": model, "model_version": extractor.model_version, "tagger": tagger or "gazetteer",
                              "export": pulled.file, "export_sha256": pulled.sha256, "dataset_digest": built.digest,
-                             "stance_config": stance_cfg.name, "strategy": options.strategy})
+                             "stance_config": stance_cfg.name, "strategy": options.strategy,
+                             "detection_threshold": "" if extractor.threshold is None else extractor.threshold})
         metrics = {**kept.metrics(), "prelabel_tasks": float(pre.predictions), "prelabel_spans": float(pre.spans),
-                   "prelabel_relations": float(pre.relations), "prelabel_tasks_per_second": pre.tasks_per_second,
+                   "prelabel_relations": float(pre.relations), "prelabel_none_pairs": float(pre.none_pairs),
+                   "prelabel_tasks_per_second": pre.tasks_per_second,
                    **{f"train_{k}": v for k, v in result.train_metrics.items()},
                    **{f"test_{k}": v for k, v in (evaluation or {}).items()}}
         tracking.log_metrics(metrics)

@@ -100,6 +100,10 @@ def configure(uri: str) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
+    # mlflow's import sets its own loggers to INFO; a new store's "Creating initial MLflow database tables" and
+    # alembic's migration lines are set-up chatter, not results (warnings still show)
+    for name in ("mlflow.store.db.utils", "mlflow.tracking.fluent", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
 
@@ -308,11 +312,25 @@ def statement_signature(labels: list[str] | None = None) -> Any:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
+@contextlib.contextmanager
+def chosen_pickle() -> Iterator[None]:
+    """Around an sklearn save: cloudpickle is our explicit choice (skops cannot hold the pipeline's own classes;
+    a model folder is loaded only from our own store, see load_sklearn), so mlflow.sklearn's warning that pickle
+    formats need caution, emitted on every save, is answered here rather than printed each time."""
+    logger = logging.getLogger("mlflow.sklearn")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def log_sklearn_model(model: Any) -> str:
     """Log a StatementClassifier with the sklearn flavour; returns the model URI."""
     import mlflow.sklearn
 
-    with code_paths() as code:
+    with code_paths() as code, chosen_pickle():
         info = mlflow.sklearn.log_model(
             model, name="model", pip_requirements=_pip_requirements("scikit-learn", "pandas", "numpy"),
             code_paths=code, signature=statement_signature(), serialization_format="cloudpickle")
@@ -321,12 +339,9 @@ def log_sklearn_model(model: Any) -> str:
 
 def log_transformer_model(model_dir: str | Path, labels: list[str]) -> str:
     """Log a saved transformer folder as a pyfunc over statement rows; returns the model URI."""
-    import warnings
-
     import mlflow.pyfunc
 
-    with warnings.catch_warnings(), code_paths() as code:  # it asks for type hints; the signature says more
-        warnings.simplefilter("ignore", UserWarning)
+    with code_paths() as code:  # pyfunc_model.predict has type hints: no warning asking for them
         info = mlflow.pyfunc.log_model(  # models from code: the wrapper file, not a pickle
             name="model", python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={"hf_model": str(model_dir)},
@@ -339,7 +354,7 @@ def save_sklearn_model(model: Any, path: str | Path) -> None:
     """Save a StatementClassifier as an MLflow sklearn model folder (the same layout as a logged one)."""
     import mlflow.sklearn
 
-    with code_paths() as code:
+    with code_paths() as code, chosen_pickle():
         mlflow.sklearn.save_model(model, str(path),
                                   pip_requirements=_pip_requirements("scikit-learn", "pandas", "numpy"),
                                   code_paths=code, serialization_format="cloudpickle")

@@ -178,3 +178,40 @@ def test_round_reports_what_the_annotator_kept_and_logs_it(label_studio: Any, tm
 
 def first_project_id(client: Any) -> int:
     return int(client.find_project("round-test")["id"])
+
+
+@pytest.mark.labelstudio
+@pytest.mark.slow
+def test_a_detector_round_scores_extraction_and_prefills_only_detected_pairs(label_studio: Any,
+                                                                             tmp_path: Path) -> None:
+    import mlflow
+
+    from annotation.client import Connection, LabelStudioClient
+    from annotation.push import push
+    from annotation.rounds import RoundOptions, run_round
+    from corpus.codebook import load_codebook
+    from corpus.importers.seesaw import import_seesaw
+    from tests.fixtures.seesaw_mini import mini_dir
+
+    client = LabelStudioClient(Connection(label_studio.url, label_studio.token))
+    push(client, load_codebook(), _corpus(tmp_path / "corpus"), project="round-detector", with_annotations=True)
+    seesaw = import_seesaw(mini_dir(), tmp_path / "seesaw") and tmp_path / "seesaw"  # its own train/valid/test
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_round(RoundOptions(project="round-detector", stance_config="detector_tiny", sources=[seesaw],
+                                    out=tmp_path / "round", exports=tmp_path / "exports", tracking_uri=uri), client)
+    assert result.threshold is not None and result.prelabelled == 2
+    assert set(result.evaluation or {}) == {"statement_precision", "statement_recall", "statement_f1", "pair_f1",
+                                            "polarity_accuracy"}
+    assert (tmp_path / "round" / "evaluation" / "report.md").is_file()
+    tasks = {t["data"]["article_id"]: t for t in client.iter_tasks(int(client.find_project("round-detector")["id"]),
+                                                                   with_annotations=True)}
+    relations = sum(1 for a in ("round-b", "round-c") for p in tasks[a]["predictions"] for i in p["result"]
+                    if i["type"] == "relation")
+    assert relations == result.prelabel_relations
+    text = (tmp_path / "round" / "round.md").read_text()
+    assert f"a detector, P(statement) threshold {result.threshold:.2f}" in text
+    assert f"{result.prelabel_none_pairs} pairs detected as none left without one" in text
+    run = mlflow.MlflowClient(uri).get_run(result.run_id)
+    assert run.data.metrics["test_statement_f1"] == pytest.approx(result.evaluation["statement_f1"])
+    assert run.data.metrics["prelabel_none_pairs"] == result.prelabel_none_pairs
+    assert float(run.data.params["detection_threshold"]) == pytest.approx(result.threshold)
