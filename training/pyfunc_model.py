@@ -3,27 +3,26 @@
 Never imported by the package: training.tracking logs this file's path, and MLflow runs it when loading.
 """
 
-import warnings
+from typing import Any
 
 import mlflow.models
 import mlflow.pyfunc
+import pandas as pd
 
-# MLflow asks for type hints on predict; the logged signature (training.tracking) describes the input instead.
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method", category=UserWarning)
+# `model_input: pd.DataFrame`: MLflow takes a DataFrame hint as "no schema from the hint", so the signature logged
+# by training.tracking (statement columns in, label and p_<label> out) is the one it validates against.
 
 
 class StanceTransformerModel(mlflow.pyfunc.PythonModel):
     """Loads the saved model folder (artifact `hf_model`) with training.predict.TransformerPredictor."""
 
-    def load_context(self, context):
+    def load_context(self, context: Any) -> None:
         from training.predict import TransformerPredictor
 
         self.predictor = TransformerPredictor(context.artifacts["hf_model"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """A DataFrame of statement rows -> `label` plus one `p_<label>` column per codebook label."""
-        import pandas as pd
-
         proba = self.predictor.predict_proba(model_input)
         labels = self.predictor.labels
         frame = pd.DataFrame(proba, columns=[f"p_{n}" for n in labels])

@@ -339,9 +339,14 @@ def log_sklearn_model(model: Any) -> str:
 
 def log_transformer_model(model_dir: str | Path, labels: list[str]) -> str:
     """Log a saved transformer folder as a pyfunc over statement rows; returns the model URI."""
+    import warnings
+
     import mlflow.pyfunc
 
-    with code_paths() as code:  # pyfunc_model.predict has type hints: no warning asking for them
+    # pyfunc_model.predict has type hints (no warning asking for them); the signature below describes the input
+    # fully, so MLflow's advice to add an input example (it would load and run the model at log time) is answered
+    with warnings.catch_warnings(), code_paths() as code:
+        warnings.filterwarnings("ignore", message="An input example was not provided", category=UserWarning)
         info = mlflow.pyfunc.log_model(  # models from code: the wrapper file, not a pickle
             name="model", python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={"hf_model": str(model_dir)},
