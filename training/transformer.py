@@ -82,8 +82,11 @@ def load_model(ref: str, names: Sequence[str], tokenizer: Any, random_init: bool
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         old = model.get_input_embeddings().num_embeddings
         # the library's mean resizing is overwritten just below, but it draws from torch's generator: kept, so
-        # a seeded run draws the head as the benchmarked runs did
-        model.resize_token_embeddings(len(tokenizer))
+        # a seeded run draws the head as the benchmarked runs did (and its notice about it, answered here, unsaid)
+        from training.progress import quiet_logger
+
+        with quiet_logger("transformers.modeling_utils"):
+            model.resize_token_embeddings(len(tokenizer))
         init_marker_embeddings(model, tokenizer, old)
     if pooling == "markers":
         from training.pooling import MarkerPooledClassifier, marker_ids
@@ -387,6 +390,9 @@ def build_trainer(config: TrainConfig, train_rows: Any, y_train: Sequence[str], 
         weights=class_weights(y, len(names)) if cfg.class_weights else None, smoothing=cfg.label_smoothing,
         layer_decay=cfg.layer_lr_decay)
     trainer.add_callback(_callback(trainer, epochs))
+    from training.progress import install
+
+    install(trainer, quiet=not progress)  # a bar and one line per epoch instead of the Trainer's raw dicts
     if cfg.early_stopping_patience and evaluate:
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
     return Prepared(trainer, tokenizer, val_ds, epochs)
