@@ -345,8 +345,9 @@ def log_transformer_model(model_dir: str | Path, labels: list[str]) -> str:
 
     # pyfunc_model.predict has type hints (no warning asking for them); the signature below describes the input
     # fully, so MLflow's advice to add an input example (it would load and run the model at log time) is answered
+    # (its message starts with colour codes, hence the leading .*)
     with warnings.catch_warnings(), code_paths() as code:
-        warnings.filterwarnings("ignore", message="An input example was not provided", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*An input example was not provided", category=UserWarning)
         info = mlflow.pyfunc.log_model(  # models from code: the wrapper file, not a pickle
             name="model", python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={"hf_model": str(model_dir)},
