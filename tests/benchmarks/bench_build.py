@@ -6,7 +6,10 @@ its own Python process, so peak memory (ru_maxrss) is that step's alone and impo
 * floor: `json.load` of the export (the same JSON library the build uses);
 * ours: `corpus.build.build_dataset` on the export: all three configs, splits, card, digest, save_to_disk and
   Parquet;
-* SDK: label-studio-sdk's `Converter` writing JSON_MIN (and CSV) from the same export (both lose relations).
+* SDK: label-studio-sdk's `Converter` writing JSON_MIN (and CSV) from the same export (both lose relations);
+* memory: peak RSS of `corpus build` at 100k and 1M statements, this code and the code before the export was
+  streamed (`BENCH_BUILD_BEFORE`, a git revision, extracted with `git archive`; empty: not run).
+  `python -m tests.benchmarks.bench_build memory [SIZES...]` runs this part alone and rewrites only its lines.
 """
 
 from __future__ import annotations
@@ -16,12 +19,17 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SEESAW = Path(os.environ.get("SEESAW_DIR", REPO.parent / "shared" / "datasets" / "seesaw" / "SEESAW"))
 TARGET_STATEMENTS = 100_000
 MACHINE = "2 cores, 24 GiB, CPU"
+MEMORY_SIZES = (100_000, 1_000_000)
+# the last commit before `corpus build` streamed exports and kept rows as Arrow batches
+BEFORE = os.environ.get("BENCH_BUILD_BEFORE", "0cbaf46")
+MEMORY_START, MEMORY_END = "<!-- build-memory -->", "<!-- /build-memory -->"
 
 
 def make_export(seesaw_out: Path, path: Path, target: int = TARGET_STATEMENTS) -> dict[str, int]:
@@ -33,7 +41,20 @@ def make_export(seesaw_out: Path, path: Path, target: int = TARGET_STATEMENTS) -
     gold = sum(sum(1 for r in t["annotations"][0]["result"] if r.get("type") in ("relation", "statement"))
                for t in tasks)
     copies = -(-target // gold)
-    out, tid, aid = [], 0, 0
+    tid, aid = 0, 0
+    with path.open("w", encoding="utf-8") as f:  # one task at a time: the same bytes as json.dumps of the list
+        f.write("[")
+        for task in _replicas(tasks, copies):
+            f.write((", " if task["id"] > 1 else "") + json.dumps(task, ensure_ascii=False))
+            tid, aid = task["id"], aid + len(task["annotations"])
+        f.write("]")
+    return {"tasks": tid, "copies": copies, "gold_statements": gold * copies,
+            "annotations": aid, "bytes": path.stat().st_size}
+
+
+def _replicas(tasks: list[dict], copies: int) -> Iterator[dict]:
+    """The replicated tasks, one at a time (new task, annotation and article ids; stories stay grouped)."""
+    tid, aid = 0, 0
     for k in range(copies):
         for t in tasks:
             tid += 1
@@ -43,13 +64,10 @@ def make_export(seesaw_out: Path, path: Path, target: int = TARGET_STATEMENTS) -
                 aid += 1
                 anns.append({**a, "id": aid, "completed_by": 1 + hash(a.get("annotator")) % 7, "task": tid,
                              "was_cancelled": False, "created_at": "2026-11-20T10:00:00Z", "lead_time": 30.0})
-            out.append({"id": tid, "data": data, "annotations": anns, "predictions": [], "meta": t.get("meta", {}),
-                        "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T10:00:00Z",
-                        "inner_id": tid, "total_annotations": len(anns), "cancelled_annotations": 0,
-                        "total_predictions": 0, "project": 1, "drafts": [], "file_upload": "seesaw.json"})
-    path.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
-    return {"tasks": len(out), "copies": copies, "gold_statements": gold * copies,
-            "annotations": aid, "bytes": path.stat().st_size}
+            yield {"id": tid, "data": data, "annotations": anns, "predictions": [], "meta": t.get("meta", {}),
+                   "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T10:00:00Z",
+                   "inner_id": tid, "total_annotations": len(anns), "cancelled_annotations": 0,
+                   "total_predictions": 0, "project": 1, "drafts": [], "file_upload": "seesaw.json"}
 
 
 _FLOOR = """
@@ -90,9 +108,9 @@ print(json.dumps({"seconds": time.perf_counter() - t,
 """
 
 
-def _run(code: str, *args: str, timeout: int = 1800) -> dict:
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
+def _run(code: str, *args: str, timeout: int = 1800, cwd: Path = REPO) -> dict:
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "PYTHONHASHSEED": "0", "PYTHONPATH": str(cwd)}
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark step failed:\n{proc.stderr[-3000:]}")
@@ -104,6 +122,75 @@ def _label_config(path: Path) -> None:
     from corpus.codebook import load_codebook
 
     path.write_text(build_label_config(load_codebook()), encoding="utf-8")
+
+
+def _checkout(rev: str, into: Path) -> Path | None:
+    """The tree of git revision `rev` extracted into `into` (None when git or the revision is missing)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=REPO, capture_output=True, check=False)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def memory_section(seesaw_out: Path, tmp: Path, sizes: tuple[int, ...] = MEMORY_SIZES) -> str:
+    """Peak RSS of `corpus build` per export size, this code and (where BEFORE is set) the code before streaming."""
+    before = _checkout(BEFORE, tmp / "before") if BEFORE else None
+    rows = []
+    ours: dict[int, float] = {}  # statements -> peak MiB of this code
+    for target in sizes:
+        export = tmp / f"export-{target}.json"
+        shape = make_export(seesaw_out, export, target)
+        load = os.getloadavg()[0]
+        runs = [("after (streamed export, Arrow batches)", REPO)] + ([(f"before ({BEFORE})", before)] if before else [])
+        for label, code_dir in runs:
+            out = tmp / f"ds-{target}"
+            res = _run(_OURS, str(export), str(out), cwd=code_dir, timeout=3600)
+            subprocess.run(["rm", "-rf", str(out)], check=False)
+            rows.append(f"| {res['statements']:,} | {shape['bytes'] / 2**20:,.0f} | {label} | {res['seconds']:.0f} | "
+                        f"**{res['maxrss_mb']:,.0f}** | {max(load, os.getloadavg()[0]):.1f} |")
+            if code_dir == REPO:
+                ours[res["statements"]] = res["maxrss_mb"]
+        export.unlink()
+    table = "\n".join(rows)
+    largest = max(ours)
+    verdict = "met" if ours[largest] < 2048 else "**not met**"
+    growth = (f"; from {min(ours):,} to {largest:,} statements peak memory grew "
+              f"{ours[largest] / ours[min(ours)]:.1f}x for {largest / min(ours):.1f}x the statements" if len(ours) > 1 else "")
+    return f"""{MEMORY_START}
+### Peak memory (`python -m tests.benchmarks.bench_build memory`)
+
+Each build in its own process (ru_maxrss, imports included); the export is the replicated SEESAW export above at
+each size. Goal: 1M statements under 2 GB.
+
+| statements | export MiB | code | seconds | peak RSS MiB | load |
+| ---: | ---: | --- | ---: | ---: | ---: |
+{table}
+
+- Goal "1M statements under 2 GB": {verdict} ({ours[largest]:,.0f} MiB at {largest:,} statements){growth}.
+{MEMORY_END}"""
+
+
+def _memory_only(argv: list[str]) -> None:
+    """Run the memory part alone and put its lines into BENCHMARKS.md's build section."""
+    import re
+
+    from corpus.importers.seesaw import import_seesaw
+
+    sizes = tuple(int(a.replace("_", "")) for a in argv) or MEMORY_SIZES
+    with tempfile.TemporaryDirectory(prefix="bench-build-memory-") as tmp:
+        import_seesaw(SEESAW, Path(tmp) / "seesaw")
+        section = memory_section(Path(tmp) / "seesaw", Path(tmp), sizes)
+    doc_path = REPO / "BENCHMARKS.md"
+    doc = doc_path.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(MEMORY_START) + ".*?" + re.escape(MEMORY_END), re.S)
+    if pattern.search(doc):
+        doc = pattern.sub(lambda _: section, doc)
+    else:
+        doc = doc.replace("<!-- /bench:build -->", section + "\n<!-- /bench:build -->")
+    doc_path.write_text(doc, encoding="utf-8")
+    print(section)
 
 
 def main() -> str:
@@ -127,6 +214,7 @@ def main() -> str:
         sdk = {fmt: _run(_SDK, str(config), str(export), str(tmp_path / f"sdk-{fmt}"), fmt) for fmt in
                ("JSON_MIN", "CSV")}
         load = max(load, os.getloadavg()[0])
+        memory = memory_section(tmp_path / "seesaw", tmp_path)
     n = ours["statements"]
     rate = n / ours["seconds"]
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in ours["timings"].items())
@@ -166,8 +254,13 @@ ru_maxrss; the floors and our build are the best of two runs, the SDK's converte
 - Load average on the machine during the run: {load:.1f} (2 cores shared with other work; timings are noisy).
 - Our phases: {phases}; importing datasets/pyarrow/corpus: {ours['imports']:.1f} s (not counted).
 - Rejections: {json.dumps(ours['rejections'])} (annotators' own codings superseded by the release's gold).
+
+{memory}
 """
 
 
 if __name__ == "__main__":
-    print(main())
+    if sys.argv[1:2] == ["memory"]:
+        _memory_only(sys.argv[2:])
+    else:
+        print(main())
