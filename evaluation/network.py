@@ -240,10 +240,10 @@ def score_networks(predicted: list[Statement], gold: list[Statement], same_artic
 def source_name(source: str | Path, codebook_name: str) -> str:
     """What a reader calls SOURCE: a dataset's card title, an importer's data (SEESAW), the bundled corpus, or
     the file's name; never a bare folder name."""
-    import yaml
-
     from corpus.card import card_names
+    from corpus.errors import InputError
     from corpus.store import BUNDLED_ROOT
+    from corpus.yamlio import load_yaml
 
     path = Path(source)
     card = path / "README.md"
@@ -251,8 +251,8 @@ def source_name(source: str | Path, codebook_name: str) -> str:
         text = card.read_text(encoding="utf-8", errors="replace")
         if text.startswith("---\n"):
             try:
-                meta = yaml.safe_load(text.split("---\n", 2)[1])
-            except yaml.YAMLError:
+                meta = load_yaml(text.split("---\n", 2)[1], card)
+            except InputError:
                 meta = None
             if isinstance(meta, dict) and isinstance(meta.get("pretty_name"), str):
                 return meta["pretty_name"].removeprefix("newsstance: ") + " dataset"
