@@ -75,7 +75,8 @@ def summary_table(s: Any) -> str:
     lines.append("")
     width = max(len(k) for k, _ in rows)
     lines += [f"{k.ljust(width)}  {_fmt(v)}" for k, v in rows]
-    lines.append(f"{'see it'.ljust(width)}  python -m training ui  (or: mlflow ui --backend-store-uri URI)")
+    lines.append(f"{'see it'.ljust(width)}  python -m training ui  (or: mlflow ui --backend-store-uri "
+                 f"{s.tracking_uri})")
     lines += [f"note: {n}" for n in s.extra.get("notes") or []]
     return "\n".join(lines)
 

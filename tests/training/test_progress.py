@@ -83,3 +83,4 @@ def test_quiet_training_prints_epoch_lines_not_raw_dicts(statements_dataset: Pat
     assert "{'loss'" not in err and "'eval_loss'" not in err and "{'train_runtime'" not in err
     assert "multivariate normal" not in err  # transformers' mean-resizing notice
     assert "Add type hints" not in err and "pickle" not in err
+    assert f"mlflow ui --backend-store-uri {tracking_uri})" in result.stdout  # the real store, not a placeholder
