@@ -55,7 +55,7 @@ demo: install
 	@set -euo pipefail; mkdir -p $(OUT) var/mlflow; \
 	echo "== corpus: validate the bundled corpus"; $(PY) -m corpus validate; \
 	echo "== corpus: build the bundled dataset"; $(PY) -m corpus build --out $(OUT)/dataset-bundled --no-progress; \
-	echo "== evaluation: the seed article's discourse network (gold)"; \
+	echo "== evaluation: the seed article's discourse network (gold; open network.html to explore it)"; \
 	$(PY) -m evaluation network corpus --out $(OUT)/network-seed; \
 	SEESAW="$(SEESAW_DIR)"; \
 	if [ -z "$$SEESAW" ] || [ ! -d "$$SEESAW" ]; then \
@@ -72,20 +72,24 @@ demo: install
 	fi; \
 	echo "== corpus: build the SEESAW dataset"; $(PY) -m corpus build $(OUT)/seesaw --out $(OUT)/dataset-seesaw --no-progress; \
 	D=$(OUT)/dataset-seesaw; \
+	echo "== annotation: SEESAW's agreement between annotators (the human ceiling of the evaluation)"; \
+	$(PY) -m annotation agreement $(OUT)/seesaw --json $(OUT)/seesaw-agreement.json > $(OUT)/seesaw-agreement.txt; \
+	echo "   $(OUT)/seesaw-agreement.txt"; \
 	echo "== training: majority baseline"; $(PY) -m training train --config majority --dataset $$D --quiet; \
 	echo "== training: TF-IDF + logistic regression"; $(PY) -m training train --config tfidf_logreg --dataset $$D --quiet; \
 	echo "== training: MiniLM, short run ($(DEMO_TRANSFORMER_SAMPLES) samples, 1 epoch)"; \
 	$(PY) -m training train --config minilm --dataset $$D --quiet --set data.max_train_samples=$(DEMO_TRANSFORMER_SAMPLES) \
 	  --set transformer.epochs=1 --set data.max_validation_samples=600; \
-	echo "== evaluation: the champion on SEESAW test"; \
-	$(PY) -m evaluation evaluate --model models:/newsstance-stance@champion --dataset $$D --split test --out $(OUT)/eval-test; \
+	echo "== evaluation: $$($(PY) -m training.champion $$D); scored on SEESAW test"; \
+	$(PY) -m evaluation evaluate --model models:/newsstance-stance@champion --dataset $$D --split test \
+	  --agreement $(OUT)/seesaw-agreement.json --out $(OUT)/eval-test; \
 	echo "== evaluation: SEESAW test discourse network (gold)"; \
 	$(PY) -m evaluation network $$D --split test --out $(OUT)/network-seesaw-test; \
 	echo; echo "Results under $(OUT)/:"; \
 	echo "  datasets:   dataset-bundled/, dataset-seesaw/ (README.md is each dataset card)"; \
-	echo "  networks:   network-seed/ (GraphML, CSV, PNG), network-seesaw-test/"; \
+	echo "  networks:   network-seed/, network-seesaw-test/ (network.html to explore, PNG, GraphML, CSV)"; \
 	echo "  evaluation: eval-test/report.html and report.md"; \
-	echo "  runs:       make mlflow-ui  (store: $(MLFLOW_TRACKING_URI))"
+	echo "  runs:       make mlflow-ui  (store: $(MLFLOW_TRACKING_URI); model folders in var/runs/)"
 
 bench: install
 	$(PY) -m tests.benchmarks --out BENCHMARKS.md $(BENCH)
