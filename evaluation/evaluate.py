@@ -186,6 +186,19 @@ def prediction_rows(rows: list[dict[str, Any]], preds: Predictions, names: list[
     return out
 
 
+def training_run_tags(run_id: str | None) -> dict[str, str]:
+    """`model_config` and `model_kind` from the training run's tags, for the report's title (empty if unknown)."""
+    if not run_id:
+        return {}
+    import mlflow
+
+    try:
+        tags = mlflow.MlflowClient().get_run(run_id).data.tags
+    except (mlflow.exceptions.MlflowException, OSError):
+        return {}
+    return {f"model_{k}": tags[f"newsstance.{k}"] for k in ("config", "kind") if tags.get(f"newsstance.{k}")}
+
+
 def model_name(model: str | None) -> str | None:
     """A short readable name of a model URI or folder, for run names and headings."""
     if not model:
@@ -330,7 +343,7 @@ def evaluate(
         "model": model, "model_name": model_name(model) or Path(str(predictions)).stem,
         "predictions": str(predictions) if predictions else None, "dataset": str(dataset), "split": split,
         "dataset_digest": data.dataset_digest(dataset, meta), "codebook_version": load_codebook(codebook).version,
-        "source_run_id": source_run, "model_id": model_id,
+        "source_run_id": source_run, "model_id": model_id, **training_run_tags(source_run),
         "dataset_lineage": evaluated.to_dict(), "training_dataset": trained.to_dict() if trained else None,
         "lineage_match": None if trained is None else trained.key == evaluated.key,
         "agreement": [{"name": k, "value": v} for k, v in figures],

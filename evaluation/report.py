@@ -40,7 +40,23 @@ def _iv(d: dict[str, float]) -> str:
 
 
 def _title(r: dict[str, Any]) -> str:
-    return f"Stance evaluation: {r.get('model_name') or 'predictions'} on {r['dataset']} [{r['split']}]"
+    """'Stance evaluation: tfidf_logreg (tfidf_logreg), run 19dc1234… — newsstance-stance@champion, on SEESAW
+    [test]': the model's config and kind, its training run, then the URI or folder it was read from."""
+    name = r.get("model_name") or "predictions"
+    config, kind, run = r.get("model_config"), r.get("model_kind"), r.get("source_run_id")
+    if config:
+        who = config + (f" ({kind})" if kind and kind != config else "")
+        who += (f", run {run[:8]}…" if run else "") + f" from {name}"
+    else:
+        who = name + (f", run {run[:8]}…" if run else "")
+    return f"Stance evaluation: {who} on {_dataset_name(r)} [{r['split']}]"
+
+
+def _dataset_name(r: dict[str, Any]) -> str:
+    """The evaluated dataset by its lineage name (sources), with the folder it was read from."""
+    lineage = r.get("dataset_lineage") or {}
+    slug = lineage.get("slug") if isinstance(lineage, dict) else None
+    return f"{slug} ({r['dataset']})" if slug else str(r["dataset"])
 
 
 def _about(r: dict[str, Any]) -> str:
@@ -170,8 +186,10 @@ def markdown(r: dict[str, Any], image_files: list[str]) -> str:
     for e in r["errors"]:
         conf = f"{e['confidence']:.3f}" if e["confidence"] is not None else "–"
         task = f"[task {e['task_id']}]({e['link']})" if e.get("link") else (str(e.get("task_id") or ""))
-        rows.append([conf, e["gold"], e["predicted"], e["actor"] or "", e["policy"] or "", e["context"], task])
-    parts.append(_md_table(["confidence", "gold", "predicted", "actor", "policy", "context", "task"], rows))
+        rows.append([conf, e["gold"], e["predicted"], e["actor"] or "", e["policy"] or "", e.get("article_id") or "",
+                     e["context"], task])
+    parts.append(_md_table(["confidence", "gold", "predicted", "actor", "policy", "article", "sentence", "task"],
+                           rows))
     parts += ["", "## Plots", ""] + [f"![{CAPTIONS.get(f, f)}]({f})" for f in image_files]
     return "\n".join(parts) + "\n"
 
@@ -259,8 +277,9 @@ def html(r: dict[str, Any], pngs: dict[str, bytes]) -> str:
         task = (f'<a href="{e(x["link"])}">task {e(str(x["task_id"]))}</a>' if x.get("link")
                 else e(str(x.get("task_id") if x.get("task_id") is not None else "")))
         rows.append([conf, e(x["gold"]), e(x["predicted"]), e(x["actor"] or ""), e(x["policy"] or ""),
-                     f'<div class="ctx">{_marked(x)}</div>', *([task] if tasks else [])])
-    header = ["confidence", "gold", "predicted", "actor", "policy", "context"]
+                     e(str(x.get("article_id") or "")), f'<div class="ctx">{_marked(x)}</div>',
+                     *([task] if tasks else [])])
+    header = ["confidence", "gold", "predicted", "actor", "policy", "article", "sentence"]
     header += ["Label Studio task"] if tasks else []
     parts.append(_table(header, rows, "errors") if rows else "<p>No errors.</p>")
     body = "\n".join(parts)

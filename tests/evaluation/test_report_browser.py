@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def test_report_renders_plots_and_tables_offline(tiny_dataset: Path, tmp_path: P
             tables = page.eval_on_selector_all("table", "els => els.map(e => e.className)")
             text = page.inner_text("body")
             error_rows = page.locator("table.errors tbody tr").count()
+            error_header = page.eval_on_selector_all("table.errors thead th", "els => els.map(e => e.textContent)")
+            first_error = page.eval_on_selector_all("table.errors tbody tr:first-child td",
+                                                    "els => els.map(e => e.textContent)")
+            links = page.eval_on_selector_all("table.errors a", "els => els.map(e => e.href)")
+            heading = page.inner_text("h1")
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
@@ -55,5 +61,11 @@ def test_report_renders_plots_and_tables_offline(tiny_dataset: Path, tmp_path: P
     assert "Macro-F1 (gold-present labels)" in text and "Human ceiling" in text
     assert "Krippendorff's alpha" in text and "By actor type" in text
     assert error_rows == 5
+    assert error_header == ["confidence", "gold", "predicted", "actor", "policy", "article", "sentence",
+                            "Label Studio task"]
+    article, sentence = first_error[5], first_error[6]
+    assert article and len(sentence) > 10  # each error names its article and shows its sentence
+    assert links and all(re.match(r"http://127\.0\.0\.1:8080/projects/3/data\?task=\d+$", u) for u in links), links
+    assert heading.startswith("Stance evaluation: fake on ") and "[test]" in heading
     assert all(u.startswith(("file:", "data:")) for u in requests), requests  # nothing fetched from a network
     assert shot.stat().st_size > 50_000

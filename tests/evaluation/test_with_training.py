@@ -32,6 +32,8 @@ def test_registered_champion_is_evaluated_and_linked(trained: dict) -> None:
     r = evaluate(s.dataset, "test", out, model="models:/newsstance-stance@champion", tracking_uri=trained["uri"],
                  settings=EvaluateSettings(n_resamples=100))
     assert r["source_run_id"] == s.run_id and r["n"] == 48
+    assert (r["model_config"], r["model_kind"]) == (s.config, s.kind)  # the report's title names them
+    assert f"Stance evaluation: {s.config}" in (out / "report.md").read_text(encoding="utf-8").splitlines()[0]
     run = mlflow.MlflowClient(trained["uri"]).get_run(r["mlflow"]["run_id"])
     assert run.data.tags["mlflow.parentRunId"] == s.run_id
     assert run.data.metrics["test_macro_f1"] == pytest.approx(r["metrics"]["macro_f1"]["point"])
