@@ -239,9 +239,10 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         row["split"] = manifest.split_of(row["id"])
         by_split["articles"][row["split"]].append(row)
     split_tables = {"statements": split_table(statements, key, split_of)}
+    del statements  # each whole table goes as soon as its splits are made
     if candidates is not None:
         split_tables["candidates"] = split_table(candidates, key, split_of)
-    del statements, candidates
+    del candidates
     if options.split_by == "target":
         check_targets_disjoint({s: [r for c in split_tables for r in iter_rows(split_tables[c][s],
                                                                                ["id", "policy_label"])]
@@ -250,8 +251,9 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
     for block in mentions:
         blocks[manifest.split_of(block.article_id)].append(block)
     by_id = sorted(codebook.label2id, key=codebook.label2id.__getitem__)
-    split_tables["statements"] = {s: relabel(t, "stance", by_id, features["statements"].arrow_schema)
-                                  for s, t in split_tables["statements"].items()}
+    for s in SPLITS:
+        split_tables["statements"][s] = relabel(split_tables["statements"][s], "stance", by_id,
+                                                features["statements"].arrow_schema)
     clock.lap("split")
     from concurrent.futures import ThreadPoolExecutor
 
