@@ -20,7 +20,8 @@ app = typer.Typer(help="Annotation in Label Studio: serve (a local server, the p
 
 UrlOpt = Annotated[str | None, typer.Option(
     "--url", help="Label Studio URL (default: $LABEL_STUDIO_URL, .env, else http://127.0.0.1:8080). The token "
-                  "comes from $LABEL_STUDIO_API_KEY or .env, never from the command line.")]
+                  "comes from $LABEL_STUDIO_USER_TOKEN (alias $LABEL_STUDIO_API_KEY) or .env, never from the "
+                  "command line.")]
 ProjectOpt = Annotated[str, typer.Option("--project", help="Label Studio project title.")]
 CodebookOpt = Annotated[Path | None, typer.Option("--codebook", help="Codebook YAML (default: the bundled one).")]
 

@@ -70,7 +70,7 @@ def resolve_connection(url: str | None = None, token: str | None = None, env_fil
     url = (url or pick(URL_VARS) or DEFAULT_URL).rstrip("/")
     token = token or pick(TOKEN_VARS)
     if not token:
-        raise ServiceError(redact_url(url), "no API token: set LABEL_STUDIO_API_KEY (or run `python -m annotation "
+        raise ServiceError(redact_url(url), "no API token: set LABEL_STUDIO_USER_TOKEN (or run `python -m annotation "
                                             f"serve` once, which writes one to {env_file})")
     return Connection(url, token, **options)
 
@@ -147,7 +147,8 @@ class LabelStudioClient:
     def _http_error(self, what: str, code: int, body: Any) -> ServiceError:
         if code == 401:
             return ServiceError(self.url, f"the API token was refused (401) while trying to {what}; check "
-                                          "LABEL_STUDIO_API_KEY or the token in .env")
+                                          "LABEL_STUDIO_USER_TOKEN (or LABEL_STUDIO_API_KEY) in the environment "
+                                          "or .env")
         if code == 403:
             return ServiceError(self.url, f"forbidden (403) while trying to {what}: the token's user may not "
                                           f"do this ({_detail(body)})")
