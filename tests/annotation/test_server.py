@@ -59,3 +59,32 @@ def test_start_refuses_a_busy_port_and_a_missing_venv(tmp_path):
     with pytest.raises(server.ServiceError, match="not installed"):
         server.LabelStudioServer(creds, port=server.free_port(), data_dir=tmp_path, venv=tmp_path / "venv").start()
     assert not server.health(f"http://127.0.0.1:{server.free_port()}")
+
+
+def test_data_folder_is_private_and_one_serve_holds_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "deep" / "ls-data"
+    server.private_data_dir(data)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    db = data / server.DATABASE
+    db.write_text("")
+    os.chmod(db, 0o644)
+    server.private_files(data)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+    with server.DataDirLock(data):
+        # another process (a second `serve`) is refused at once, naming this one's pid
+        probe = subprocess.run([sys.executable, "-c", (
+            "import sys; from pathlib import Path; from annotation import server\n"
+            "try:\n    server.DataDirLock(Path(sys.argv[1])).acquire()\n"
+            "except server.ServiceError as e:\n    print(e); sys.exit(3)\n"), str(data)],
+            capture_output=True, text=True, timeout=60)
+        assert probe.returncode == 3, probe.stderr
+        assert f"another `annotation serve` (pid {os.getpid()}) is using this data folder" in probe.stdout
+        assert stat.S_IMODE((data / server.SERVE_LOCK).stat().st_mode) == 0o600
+    lock = server.DataDirLock(data)  # released: the next one takes it
+    lock.acquire()
+    lock.release()
