@@ -156,6 +156,7 @@ function pairLine(e, other) {
 }
 function showNode(id) {
   const n = byId.get(id), box = document.getElementById("details");
+  box.className = "";
   box.replaceChildren(h("h2", n.label), h("div", (n.type === "actor" ? "actor" : D.targets.replace(/s$/, "")) +
     ", " + n.statements + " statements, " + n.degree + " partners", "muted"));
   svg.querySelectorAll("text.sel").forEach(t => t.classList.remove("sel"));
@@ -169,6 +170,7 @@ function showNode(id) {
 }
 function showEdge(e) {
   const box = document.getElementById("details");
+  box.className = "";
   box.replaceChildren(h("h2", byId.get(e.actor).label + " \\u2192 " + byId.get(e.target).label),
     h("div", pairLine(e, "statements"), "muted"));
   evidence(box, e);
