@@ -182,14 +182,18 @@ def network(
                                                 "or task JSON), a dataset folder, or a statements/predictions "
                                                 "JSON(L)/CSV/Parquet file.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder: GraphML, CSV edge lists, network.png, "
-                                                    "network.json.")],
+                                                    "network.html (interactive, offline), network.json.")],
     gold: Annotated[Path | None, typer.Option("--gold", help="Gold source to score SOURCE against (same kinds).")
                     ] = None,
     split: Annotated[str | None, typer.Option("--split", help="For dataset sources: one split (default: all).")
                      ] = None,
     all_articles: Annotated[bool, typer.Option(
         "--all-articles", help="Score against all of gold, not only the articles SOURCE covers.")] = False,
-    title: Annotated[str | None, typer.Option("--title", help="Title of the drawing.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Title of the drawing (default: the data's name "
+                                                              "and split).")] = None,
+    placeholders: Annotated[bool, typer.Option("--placeholders", help="Also draw the placeholder holders "
+                                               "(author), (unlisted) in the PNG (always kept in the files).")]
+    = False,
     tracking_uri: Annotated[str | None, typer.Option(
         "--tracking-uri", help="Log the network (and score) to this MLflow store; default: only when "
                                "MLFLOW_TRACKING_URI is set.")] = None,
@@ -201,7 +205,7 @@ def network(
 
     try:
         s = run(source, out, gold=gold, split=split, codebook=codebook, same_articles=not all_articles,
-                tracking_uri=tracking_uri, experiment=experiment, title=title)
+                tracking_uri=tracking_uri, experiment=experiment, title=title, placeholders=placeholders)
     except NewsstanceError as e:
         fail(e)
     n = s["network"]
@@ -215,7 +219,7 @@ def network(
             typer.echo(f"  {level} vs gold: edge P {sc['edge_precision']:.3f} R {sc['edge_recall']:.3f} "
                        f"F1 {sc['edge_f1']:.3f}, sign accuracy {sc['sign_accuracy']:.3f}, "
                        f"signed-edge F1 {sc['signed_edge_f1']:.3f}")
-    typer.echo(f"network: {out / 'network.png'} (GraphML and CSV beside it)")
+    typer.echo(f"network: {out / 'network.html'} (interactive; {out / 'network.png'}, GraphML and CSV beside it)")
     if s.get("mlflow"):
         typer.echo(f"MLflow run {s['mlflow']['run_id']}")
 

@@ -208,3 +208,12 @@ def test_seed_network_title_names_the_bundled_corpus_and_policy_options(seed_out
     assert drawing["targets"] == "policy options"
     assert drawing["title"].startswith("Discourse network: ") and "(the bundled corpus)" in drawing["title"]
     assert (seed_out / "network.html").stat().st_size > 3000
+
+
+def test_placeholders_flag_draws_them(tmp_path: Path) -> None:
+    src = tmp_path / "rows.jsonl"
+    src.write_text(json.dumps({"actor": "(author)", "target": "Tom Hale", "stance": "oppose"}) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["network", str(src), "--out", str(tmp_path / "out"), "--placeholders"])
+    assert res.exit_code == 0, res.output
+    assert "network.html (interactive" in res.output
+    assert json.loads((tmp_path / "out" / "network.json").read_text(encoding="utf-8"))["drawing"]["placeholders_drawn"]
