@@ -15,6 +15,8 @@ Already-trained models are reused when given (nothing is retrained then), by fol
   with the seeds of `BENCH_EXTRACTION_SEEDS`, default 13,14);
 * `BENCH_DETECTOR_TFIDF_MODEL`: the TF-IDF detector (default: train `detector_tfidf`; `none` skips it);
 * `BENCH_POLARITY_MODEL`: the stance model of the baseline (default: train `tfidf_logreg`);
+* `BENCH_STANCE_MODEL`: a stance model for detect-then-polarity rows (each detector's pairs, this model's stance;
+  `training extract --stance-model`); unset: no such rows;
 * `BENCH_TAGGER_MODEL`: the span tagger of the found-entities setting (default: train `tagger`; `none`: the
   gazetteer alone);
 * `BENCH_TRACKING_URI` (else `MLFLOW_TRACKING_URI`, else var/bench/mlflow.db) for models:/ URIs and new runs;
@@ -91,8 +93,10 @@ def given(model: str) -> dict[str, Any]:
     return {"model": model, "train_seconds": None, "seed": None, "trained": False}
 
 
-def extract_both(model: str, tagger: str | None, dataset: Path, uri: str, name: str) -> dict[str, Any]:
-    """Extract the test split in both settings with `model`; the two files and articles/s of each."""
+def extract_both(model: str, tagger: str | None, dataset: Path, uri: str, name: str,
+                 stance_model: str | None = None) -> dict[str, Any]:
+    """Extract the test split in both settings with `model` (a detector: with `stance_model`, detect then
+    polarity); the two files and articles/s of each."""
     from corpus.errors import write_text_atomic
     from training.extract import extraction_document, gold_entities_of, load_extractor
 
@@ -100,7 +104,8 @@ def extract_both(model: str, tagger: str | None, dataset: Path, uri: str, name: 
     out: dict[str, Any] = {"files": {}, "speed": {}}
     for setting in ("gold-entities", "found-entities"):
         gold = setting == "gold-entities"
-        extractor = load_extractor(model, None if gold else tagger, uri, keep_unresolved=not gold)
+        extractor = load_extractor(model, None if gold else tagger, uri, keep_unresolved=not gold,
+                                   stance_model=stance_model)
         t0 = time.perf_counter()
         results = []
         for i in range(0, len(items), 16):
@@ -138,13 +143,18 @@ def main() -> str:
         models.append(("TF-IDF detector", given(tfidf) if tfidf else train_model("detector_tfidf", dataset, uri)))
     polarity = os.environ.get("BENCH_POLARITY_MODEL")
     baseline = given(polarity) if polarity else train_model("tfidf_logreg", dataset, uri)
+    # detect, then polarity: each detector's pairs with the stance of BENCH_STANCE_MODEL (e.g. the shipped minilm)
+    stance = os.environ.get("BENCH_STANCE_MODEL")
+    if stance:
+        models += [(f"{label} + stance model", {**info, "stance_model": stance}) for label, info in list(models)]
     models.append(("all pairs + polarity model (baseline)", baseline))
     tagger_env = os.environ.get("BENCH_TAGGER_MODEL")
     tagger = None if tagger_env == "none" else given(tagger_env) if tagger_env else train_tagger_model(dataset, uri)
 
     rows, human = [], None
     for k, (label, info) in enumerate(models):
-        ex = extract_both(info["model"], tagger["model"] if tagger else None, dataset, uri, f"model{k}")
+        ex = extract_both(info["model"], tagger["model"] if tagger else None, dataset, uri, f"model{k}",
+                          info.get("stance_model"))
         result = score_extraction([ex["files"]["gold-entities"], ex["files"]["found-entities"]], dataset, "test",
                                   human=imported if human is None else None)
         write_report(result, OUT / f"report-model{k}")
