@@ -189,6 +189,9 @@ def extract(
              "stance, is predicted (setting gold-entities).")] = None,
     split: Annotated[str, typer.Option(help="With --gold-entities: the dataset split whose articles to "
                                             "extract.")] = "test",
+    either_side: Annotated[bool, typer.Option(
+        help="Found entities: any mention can be the holder or the target (corpora whose targets are entities, "
+             "as SEESAW's); pairs are then every two mentions of different names.")] = False,
     stance_model: Annotated[str | None, typer.Option(
         help="Detect, then polarity: --model (a detector) decides which pairs are statements, this stance model "
              "(folder or MLflow URI, e.g. models:/newsstance-stance@champion) gives their stance.")] = None,
@@ -201,7 +204,8 @@ def extract(
     try:
         s = extract_files(articles or [], out, model, tagger, tracking_uri, window=window,
                           min_confidence=min_confidence, keep_unresolved=keep_unresolved,
-                          gold_entities=gold_entities, split=split, stance_model=stance_model)
+                          gold_entities=gold_entities, split=split, stance_model=stance_model,
+                          either_side=either_side)
     except NewsstanceError as e:
         fail(e)
     threshold = "" if s["threshold"] is None else f", threshold {s['threshold']:.2f}"

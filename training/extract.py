@@ -39,7 +39,7 @@ from typing import Any
 
 from corpus.codebook import ACTOR_LABEL, POLICY_LABEL, Codebook
 from corpus.errors import InputError
-from corpus.gazetteer import Gazetteer, Mention
+from corpus.gazetteer import Gazetteer, Mention, surface_key
 from corpus.schema import Article
 from training.tagger import SpanTagger, find_mentions
 
@@ -152,8 +152,10 @@ class ArticleResult:
 
 
 def candidate_pairs(text: str, mentions: Sequence[Mention], window: int = 1,
-                    keep_unresolved: bool = False) -> list[Candidate]:
-    """Actor x policy mention pairs at most `window - 1` sentences apart, in text order."""
+                    keep_unresolved: bool = False, either_side: bool = False) -> list[Candidate]:
+    """Actor x policy mention pairs at most `window - 1` sentences apart, in text order. With `either_side`
+    (corpora whose targets are entities, as SEESAW's: one person is a holder in one statement and a target in
+    the next), every mention can be either side: each ordered pair of two mentions of different names."""
     from corpus.sentences import merge_across, sentence_index, split_sentences
 
     if window < 1:
@@ -164,11 +166,16 @@ def candidate_pairs(text: str, mentions: Sequence[Mention], window: int = 1,
     def usable(m: Mention) -> bool:
         return keep_unresolved or m.canonical is not None
 
-    actors = [(sentence_index(starts, m.start), m) for m in mentions if m.label == ACTOR_LABEL and usable(m)]
-    policies = [(sentence_index(starts, m.start), m) for m in mentions if m.label == POLICY_LABEL and usable(m)]
+    sides = (ACTOR_LABEL, POLICY_LABEL)
+    actors = [(sentence_index(starts, m.start), m) for m in mentions
+              if (m.label == ACTOR_LABEL or either_side and m.label in sides) and usable(m)]
+    policies = [(sentence_index(starts, m.start), m) for m in mentions
+                if (m.label == POLICY_LABEL or either_side and m.label in sides) and usable(m)]
     out = []
     for sa, a in actors:
         for sp, p in policies:
+            if either_side and (a is p or surface_key(a.text) == surface_key(p.text)):
+                continue
             if abs(sa - sp) < window:
                 lo, hi = min(sa, sp), max(sa, sp)
                 out.append(Candidate(a, p, sentences[lo][0], sentences[hi][1]))
@@ -199,7 +206,8 @@ class Extractor:
     predict). A plain stance model (no `none_label`) keeps every pair, as before detectors."""
 
     def __init__(self, predictor: Any, codebook: Codebook, tagger: SpanTagger | None = None, window: int = 1,
-                 min_confidence: float = 0.0, keep_unresolved: bool = False, model_version: str = "local") -> None:
+                 min_confidence: float = 0.0, keep_unresolved: bool = False, model_version: str = "local",
+                 either_side: bool = False) -> None:
         self.predictor = predictor
         self.codebook = codebook
         self.gazetteer = Gazetteer(codebook)
@@ -207,6 +215,7 @@ class Extractor:
         self.window = window
         self.min_confidence = min_confidence
         self.keep_unresolved = keep_unresolved
+        self.either_side = either_side
         self.model_version = model_version
         self.none_label: str | None = getattr(predictor, "none_label", None)
         threshold = getattr(predictor, "threshold", None)
@@ -237,7 +246,7 @@ class Extractor:
         for (article_id, text), found in zip(items, tagged, strict=True):
             mentions = find_mentions(text, self.gazetteer, self.tagger, tagged=found)
             result = ArticleResult(article_id, text, mentions)
-            for cand in candidate_pairs(text, mentions, self.window, self.keep_unresolved):
+            for cand in candidate_pairs(text, mentions, self.window, self.keep_unresolved, self.either_side):
                 owners.append((result, cand, statement_row(text, cand, self.codebook)))
             results.append(result)
         self._decide(owners, {aid: ((titles or {}).get(aid, ""), text) for aid, text in items})

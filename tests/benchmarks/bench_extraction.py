@@ -105,7 +105,7 @@ def extract_both(model: str, tagger: str | None, dataset: Path, uri: str, name: 
     for setting in ("gold-entities", "found-entities"):
         gold = setting == "gold-entities"
         extractor = load_extractor(model, None if gold else tagger, uri, keep_unresolved=not gold,
-                                   stance_model=stance_model)
+                                   either_side=not gold, stance_model=stance_model)
         t0 = time.perf_counter()
         results = []
         for i in range(0, len(items), 16):

@@ -321,3 +321,19 @@ def test_unresolved_sides_get_the_builds_external_id() -> None:
     row = Statement("a", cand, "support", 0.9, {}).to_json(text, codebook)
     assert (row["actor_id"], row["actor_label"], row["policy_id"]) == ("x:ana-cruz", "Ana Cruz",
                                                                         "x:infrastructure-plan")
+
+
+def test_either_side_pairs_every_two_mentions_of_different_names() -> None:
+    """SEESAW-like corpora: a person is the holder in one statement and the target in the next."""
+    from corpus.gazetteer import Mention
+
+    text = "Obama criticised Congress, and Congress blamed Obama."
+    mentions = [Mention(0, 5, "Obama", "Actor", None), Mention(17, 25, "Congress", "Policy", None),
+                Mention(31, 39, "Congress", "Actor", None), Mention(47, 52, "Obama", "Policy", None)]
+    plain = candidate_pairs(text, mentions, keep_unresolved=True)
+    assert [(c.actor.text, c.policy.text) for c in plain] == [("Obama", "Congress"), ("Obama", "Obama"),
+                                                              ("Congress", "Congress"), ("Congress", "Obama")]
+    either = candidate_pairs(text, mentions, keep_unresolved=True, either_side=True)
+    pairs = sorted({(c.actor.text, c.policy.text) for c in either})
+    assert pairs == [("Congress", "Obama"), ("Obama", "Congress")]  # never a name with itself
+    assert len(either) == 8  # each ordered pair of the four mentions with different names
