@@ -71,11 +71,13 @@ def _sides(c: Candidate, codebook: Codebook) -> dict[str, Any]:
         return {"actor_id": r.get("actor_id"), "actor_label": r.get("actor_label") or c.actor.text,
                 "actor_type": r.get("actor_type") or "unknown", "policy_id": r.get("policy_id"),
                 "policy_label": r.get("policy_label") or c.policy.text}
+    # a canonical id names a side only when it is an entry of that side's list (with --either-side an actor's
+    # mention can be a target): otherwise the side gets the id a build gives a name outside the codebook
     actor = codebook.actor(c.actor.canonical) if c.actor.canonical else None
     policy = codebook.policy(c.policy.canonical) if c.policy.canonical else None
-    return {"actor_id": c.actor.canonical or external_id(c.actor.text),
+    return {"actor_id": actor.id if actor else external_id(c.actor.text),
             "actor_label": actor.label if actor else c.actor.text, "actor_type": actor.type if actor else "unknown",
-            "policy_id": c.policy.canonical or external_id(c.policy.text),
+            "policy_id": policy.id if policy else external_id(c.policy.text),
             "policy_label": policy.label if policy else c.policy.text}
 
 
