@@ -15,7 +15,8 @@ Trainer that pads every example to max_length with random batches (BENCH_TRAININ
 
 Knobs (environment): BENCH_TRAINING_SEEDS, BENCH_TRAINING_VARIANTS (default none), BENCH_TRAINING_MINILM_EPOCHS
 (default: the config's), BENCH_TRAINING_THROUGHPUT_ROWS (default 960), BENCH_TRAINING_SKIP_MINILM=1,
-BENCH_TRAINING_SKIP_CROSS=1, BENCH_TRAINING_SKIP_THROUGHPUT=1, BENCH_TRAINING_REUSE=1 (a finished run of the
+BENCH_TRAINING_SKIP_CROSS=1 (BENCH_TRAINING_SKIP_CROSS_MINILM=1: its tfidf_logreg row only),
+BENCH_TRAINING_SKIP_THROUGHPUT=1, BENCH_TRAINING_REUSE=1 (a finished run of the
 same config in its var/bench/runs folder is scored again instead of retrained: an interrupted bench resumes).
 """
 
@@ -245,7 +246,8 @@ def main() -> str:
         cross_note = ensure_cross_target()
         if cross_note is None:
             cross.append(train_and_test("tfidf_logreg", [], dataset=CROSS, tag="by-target"))
-            if os.environ.get("BENCH_TRAINING_SKIP_MINILM") != "1":
+            if os.environ.get("BENCH_TRAINING_SKIP_MINILM") != "1" and \
+                    os.environ.get("BENCH_TRAINING_SKIP_CROSS_MINILM") != "1":
                 cross.append(train_and_test("minilm", [f"seed={seeds[0] if seeds else 13}", *more], dataset=CROSS,
                                             tag="by-target"))
     speed = None if os.environ.get("BENCH_TRAINING_SKIP_THROUGHPUT") == "1" else \
