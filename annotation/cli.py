@@ -70,8 +70,10 @@ def serve(
     def _stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    # SIGTERM (from kill, make, a supervisor) and SIGHUP (terminal closed) end the server like Ctrl-C does.
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # SIGTERM (from kill, make, a supervisor) and SIGHUP (terminal closed) end the server like Ctrl-C does; SIGINT
+    # is set explicitly too, since a process started in the background by a shell inherits it ignored (and
+    # Python then installs no KeyboardInterrupt for it), yet this command promises that Ctrl-C stops it.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     lock = server.DataDirLock(data_dir or server.DEFAULT_DATA_DIR)
     ls = None
     try:

@@ -33,7 +33,8 @@ def _versions(uri: str, name: str) -> list[Any]:
     import mlflow
 
     try:
-        return list(mlflow.MlflowClient(uri).search_model_versions(f"name = '{name}'"))
+        # the registry named explicitly: an earlier in-process test may have set MLflow's global registry URI
+        return list(mlflow.MlflowClient(uri, registry_uri=uri).search_model_versions(f"name = '{name}'"))
     except mlflow.exceptions.MlflowException:
         return []
 
