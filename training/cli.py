@@ -145,11 +145,17 @@ def train_tagger_command(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config field, key=value; repeatable.")]
         = None,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default as for train).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars (the datasets library's preprocessing bars).")]
+        = False,
 ) -> None:
     """Train the Actor/Policy span tagger (token classification) from DATASET/mentions; one MLflow run."""
     from training.tagger import load_tagger_config, train_tagger
 
     _quiet_libraries()
+    if quiet:
+        from datasets.utils.logging import disable_progress_bar
+
+        disable_progress_bar()
     try:
         cfg, file = load_tagger_config(config, set_ or [])
         run = train_tagger(cfg, file, dataset=dataset, tracking_uri=tracking_uri)
