@@ -93,8 +93,10 @@ def _bundled_inputs(config_name: str, row: dict) -> list[str]:
     cfg, _ = load_config(config_name)
     if cfg.kind == "tfidf_logreg":
         assert cfg.sklearn is not None
-        return list(statement_frame([row], cfg.sklearn.mask_names, cfg.sklearn.prefix_unlocated,
-                                    cfg.data.locate_unplaced)["text"])
+        frame = statement_frame([row], cfg.sklearn.mask_names, cfg.sklearn.prefix_unlocated, cfg.data.locate_unplaced)
+        # what the pipeline reads: the text, and the actor and target names where entity_names adds them
+        columns = ["text", "actor", "policy"] if cfg.sklearn.entity_names else ["text"]
+        return [" | ".join(frame[c][0] for c in columns)]
     out = []
     for form in ("markers", "pair"):
         first, second = model_text(row, form, cfg.data.locate_unplaced)
