@@ -52,8 +52,10 @@ class PullReport:
     users: dict[str, str]
 
 
-def write_new(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` atomically and never over an existing file (then `-2`, `-3`, ... is used)."""
+@contextlib.contextmanager
+def _synced_temp(path: Path, data: bytes) -> Iterator[str]:
+    """`data` in a hidden temporary file beside `path`, flushed to disk; removed on exit (linking it under a
+    name first is how it is published)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -61,6 +63,15 @@ def write_new(path: Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_new(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically and never over an existing file (then `-2`, `-3`, ... is used)."""
+    with _synced_temp(path, data) as tmp:
         candidate, n = path, 1
         while True:
             try:
@@ -69,9 +80,6 @@ def write_new(path: Path, data: bytes) -> Path:
             except FileExistsError:
                 n += 1
                 candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def append_manifest(folder: Path, entry: dict[str, Any]) -> None:
@@ -99,26 +107,16 @@ def _append_line(fd: int, entry: dict[str, Any]) -> None:
 def publish_export(path: Path, data: bytes, entry: dict[str, Any]) -> Path:
     """Write `data` under `path` (or `-2`, `-3`, ... when taken) together with its manifest line `entry` (whose
     `file` is set to the name used): temporary file, then the line, then the name; returns the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        with _manifest_locked(path.parent) as manifest:
-            listed = {e["file"] for e in read_pull_manifest(path.parent)}
-            candidate, n = path, 1
-            while candidate.exists() or candidate.name in listed:
-                n += 1
-                candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-            _append_line(manifest, {**entry, "file": candidate.name})
-            os.link(tmp, candidate)  # fails if the name exists: never over a file
-            _fsync_dir(path.parent)
-        return candidate
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with _synced_temp(path, data) as tmp, _manifest_locked(path.parent) as manifest:
+        listed = {e["file"] for e in read_pull_manifest(path.parent)}
+        candidate, n = path, 1
+        while candidate.exists() or candidate.name in listed:
+            n += 1
+            candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        _append_line(manifest, {**entry, "file": candidate.name})
+        os.link(tmp, candidate)  # fails if the name exists: never over a file
+        _fsync_dir(path.parent)
+    return candidate
 
 
 def _fsync_dir(folder: Path) -> None:
