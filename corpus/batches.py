@@ -1,15 +1,23 @@
-"""Rows kept as Arrow record batches while a build converts: a row dict costs about ten times its Arrow form, so
-statements and candidates are turned into batches as they come, and split, sorted and relabelled as tables."""
+"""Rows kept as Arrow record batches while a build converts (a row dict costs about ten times its Arrow form):
+the small key columns a build splits on; the rows themselves are spilled to disk (`corpus.spill`)."""
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from corpus.splits import SPLITS
-
 BATCH_ROWS = 8192
+
+
+def rows_batch(rows: list[dict[str, Any]], schema: Any) -> Any:
+    """One Arrow record batch of `schema` from row dicts, column by column (the keys beyond `schema` ignored)."""
+    import pyarrow as pa
+
+    names = schema.names
+    values = list(zip(*map(operator.itemgetter(*names), rows), strict=True)) if rows else [()] * len(names)
+    return pa.RecordBatch.from_arrays([pa.array(v, type=f.type) for v, f in zip(values, schema, strict=True)],
+                                      schema=schema)
 
 
 class RowBatches:
@@ -28,15 +36,9 @@ class RowBatches:
             self._flush()
 
     def _flush(self) -> None:
-        import pyarrow as pa
-
-        if not self._rows:
-            return
-        names = self.schema.names
-        values = list(zip(*map(operator.itemgetter(*names), self._rows), strict=True))
-        self._batches.append(pa.RecordBatch.from_arrays(
-            [pa.array(v, type=f.type) for v, f in zip(values, self.schema, strict=True)], schema=self.schema))
-        self._rows = []
+        if self._rows:
+            self._batches.append(rows_batch(self._rows, self.schema))
+            self._rows = []
 
     def table(self) -> Any:
         """Every row so far, in arrival order, as one table (the batches are handed over, not copied)."""
@@ -54,20 +56,6 @@ def iter_rows(table: Any, names: list[str]) -> Iterator[dict[str, Any]]:
         columns = [batch.column(i).to_pylist() for i in range(len(names))]
         for values in zip(*columns, strict=True):
             yield dict(zip(names, values, strict=True))
-
-
-def split_table(table: Any, key: str, split_of: Callable[[Any], str]) -> dict[str, Any]:
-    """The rows of each split, sorted by `id` (as `corpus.tables.rows_table` sorts), `split_of` called once per
-    distinct value of the column `key`."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if table.num_rows == 0:
-        return {s: table for s in SPLITS}
-    encoded = pc.dictionary_encode(table.column(key)).combine_chunks()
-    codes = pa.array([SPLITS.index(split_of(v)) for v in encoded.dictionary.to_pylist()], pa.int8())
-    per_row = codes.take(encoded.indices)
-    return {s: table.filter(pc.equal(per_row, k)).sort_by("id").combine_chunks() for k, s in enumerate(SPLITS)}
 
 
 def relabel(table: Any, column: str, names: Iterable[str], schema: Any) -> Any:

@@ -10,6 +10,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.batches import RowBatches, iter_rows, relabel, split_table, value_counts
+from corpus.batches import RowBatches, iter_rows, relabel, value_counts
 from corpus.candidates import CANDIDATE_SOURCES, article_candidates
 from corpus.card import CardData, card_names, licence_outlets, render_card
 from corpus.codebook import load_codebook
@@ -29,6 +30,7 @@ from corpus.importers.seesaw import locate_entities
 from corpus.importers.statements import codebook_alias_index
 from corpus.sources import Item, Source, read_sources
 from corpus.sources import read_export as read_export  # re-exported, with read_sources
+from corpus.spill import Spill, id_order
 from corpus.splits import (
     DEFAULT_RATIOS,
     SPLIT_BY,
@@ -44,14 +46,7 @@ from corpus.splits import (
     manifest_text,
 )
 from corpus.store import read_json
-from corpus.tables import (
-    article_features,
-    candidate_features,
-    mention_features,
-    mention_table,
-    rows_table,
-    statement_features,
-)
+from corpus.tables import article_features, candidate_features, mention_features, statement_features
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +121,6 @@ def convert_items(items: list[Item], scheme: Scheme, context_window: int,
         yield conv, candidates(item, conv) if candidates else []
 
 
-def nothing_converted(rejections: list[dict[str, Any]]) -> str:
-    """The one-line summary of a build in which every task was rejected."""
-    reasons = Counter(str(r.get("reason")) for r in rejections)
-    relations = sum(int(r.get("relations") or 0) for r in rejections)
-    first = rejections[0] if rejections else {}
-    return (f"nothing converted: {len(rejections)} rejections, {relations} relations in them ("
-            + ", ".join(f"{k} {v}" for k, v in reasons.most_common())
-            + f"); first, task {first.get('task_id')}: {first.get('detail', '')}; nothing written")
-
-
 def _previous_manifest(options: BuildOptions) -> Manifest | None:
     if options.manifest is not None:
         return load_manifest(options.manifest)
@@ -191,115 +176,237 @@ def _build(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[A
         agreement = read_json(options.agreement)
         if not isinstance(agreement, dict):
             raise InputError(options.agreement, "agreement figures must be a JSON object")
+    with atomic_path(options.out) as staged:
+        spill_dir = staged.parent / "spill"  # beside the staged folder: removed with it, never part of the dataset
+        spill_dir.mkdir()
+        result = _convert_and_write(options, progress, codebook, scheme, features, configs, sources, items,
+                                    agreement, clock, staged, spill_dir)
+    if options.manifest is not None:
+        write_text_atomic(options.manifest, manifest_text(result[1]))
+    log.info("wrote %s (%s)", options.out, result[0].digest)
+    return result[0]
 
-    # statements and candidates (the many rows) become Arrow batches as they come; the export is streamed
+
+class _Rejections:
+    """Rejection lines written to a file as they come (a superseded annotation is kept whole in its line), with
+    the counts the card and the summary need."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("w", encoding="utf-8")
+        self.lines = 0
+        self.reasons: Counter = Counter()  # reason -> lines
+        self.relations: Counter = Counter()  # reason -> relations
+        self.first: dict[str, Any] | None = None
+
+    def add(self, lines: list[dict[str, Any]]) -> None:
+        for line in lines:
+            self._file.write(json.dumps({k: v for k, v in line.items() if not k.startswith("_")},
+                                        ensure_ascii=False) + "\n")
+            self.lines += 1
+            self.reasons[line["reason"]] += 1
+            self.relations[line["reason"]] += line["relations"]
+            if self.first is None:
+                self.first = line
+
+    def close(self) -> None:
+        self._file.close()
+
+    def summary(self) -> str:
+        """The one-line summary of a build in which every task was rejected."""
+        first = self.first or {}
+        return (f"nothing converted: {self.lines} rejections, {sum(self.relations.values())} relations in them ("
+                + ", ".join(f"{k} {v}" for k, v in self.reasons.most_common())
+                + f"); first, task {first.get('task_id')}: {first.get('detail', '')}; nothing written")
+
+
+_ARTICLE_KEYS = ("id", "group", "source_split", "_source", "rights", "source", "language")  # what is kept in memory
+
+
+def _convert_and_write(options: BuildOptions, progress: Callable[[Iterable[Any]], Iterable[Any]] | None,
+                       codebook: Any, scheme: Scheme, features: dict[str, Any], configs: list[str],
+                       sources: list[Source], items: Any, agreement: dict[str, Any] | None, clock: _Clock,
+                       staged: Path, spill_dir: Path) -> tuple[BuildResult, Manifest]:
+    """Convert every item into spilled rows (`corpus.spill`), assign the splits from the small key columns held
+    in memory, then write each config's split in turn: peak memory is about one split of one config."""
     import pyarrow as pa
+
+    from corpus.tables import mention_table
 
     st_schema = features["statements"].arrow_schema
     st_schema = st_schema.set(st_schema.get_field_index("stance"), pa.field("stance", pa.string()))  # names yet
-    statement_rows = RowBatches(st_schema)
-    candidate_rows = RowBatches(features["candidates"].arrow_schema) if "candidates" in configs else None
-    mentions: list[MentionBlock] = []
-    articles: list[dict[str, Any]] = []
-    rejections: list[dict[str, Any]] = []
+    spills = {"statements": Spill(spill_dir / "statements.arrow", st_schema),
+              "mentions": Spill(spill_dir / "mentions.arrow", features["mentions"].arrow_schema),
+              "articles": Spill(spill_dir / "articles.arrow", features["articles"].arrow_schema)}
+    strings = pa.string()
+    keys = {"statements": RowBatches(pa.schema([(n, strings) for n in ("article_id", "stance", "policy_label")]))}
+    if "candidates" in configs:
+        spills["candidates"] = Spill(spill_dir / "candidates.arrow", features["candidates"].arrow_schema)
+        keys["candidates"] = RowBatches(pa.schema([("article_id", strings), ("policy_label", strings),
+                                                   ("candidate_source", strings)]))
+    blocks: list[MentionBlock] = []  # mentions are tokenised in batches of articles (numpy), then spilled
+    block_chars = 0
+
+    def spill_mentions() -> None:
+        nonlocal blocks, block_chars
+        if blocks:
+            blocks.sort(key=lambda b: id_order(b.article_id))  # the order mention_table gives its rows
+            table = mention_table(blocks, features["mentions"], scheme.tag_names)
+            spills["mentions"].add_table(table, [(b.article_id, len(b.sentences)) for b in blocks])
+        blocks, block_chars = [], 0
+
+    articles: list[dict[str, Any]] = []  # without their text (that is spilled)
+    rejections = _Rejections(spill_dir / "rejections.jsonl")
     relations_in = 0
     converted = 0
     for conv, cands in convert_items(items, scheme, options.context_window, progress,
                                      _candidate_maker(codebook, scheme, options) if "candidates" in configs else None):
         converted += 1
-        if candidate_rows is not None:
-            candidate_rows.extend(cands)
-        statement_rows.extend(conv.statements)
+        if "candidates" in spills and cands:
+            spills["candidates"].add_rows(cands[0]["article_id"], cands)
+            keys["candidates"].extend(cands)
+        if conv.statements:
+            spills["statements"].add_rows(conv.statements[0]["article_id"], conv.statements)
+            keys["statements"].extend(conv.statements)
         if conv.mentions is not None:
-            mentions.append(conv.mentions)
+            blocks.append(conv.mentions)
+            block_chars += len(conv.mentions.text) + 1
+            if block_chars > _MENTION_BATCH_CHARS:
+                spill_mentions()
         if conv.article:
-            articles.append(conv.article)
-        rejections += conv.rejections
+            spills["articles"].add_rows(conv.article["id"], [conv.article])
+            articles.append({k: conv.article.get(k) for k in _ARTICLE_KEYS})
+        rejections.add(conv.rejections)
         relations_in += conv.relations_in
+    spill_mentions()
+    rejections.close()
+    for spill in spills.values():
+        spill.close()
     clock.lap("convert")
-    statements = statement_rows.table()
-    candidates = candidate_rows.table() if candidate_rows is not None else None
-    rejected = sum(r["relations"] for r in rejections)
+    statements = keys["statements"].table()
+    candidates = keys["candidates"].table() if "candidates" in keys else None
+    rejected = sum(rejections.relations.values())
     if relations_in != statements.num_rows + rejected:  # the lossless promise, checked on the whole build
         raise RuntimeError(f"{relations_in} relations read but {statements.num_rows} converted + {rejected} rejected")
     if converted and not articles:  # every task rejected: an empty dataset would pass for a build
-        raise InputError(", ".join(str(s.path) for s in sources), nothing_converted(rejections))
+        raise InputError(", ".join(str(s.path) for s in sources), rejections.summary())
 
     st_rows = iter_rows(statements, ["article_id", "stance", "policy_label"])
     if options.split_by == "target":
         cand_rows = iter_rows(candidates, ["article_id", "policy_label", "candidate_source"]) if candidates else []
         manifest = _target_split(articles, st_rows, cand_rows, options)
-        key, split_of = "policy_label", manifest.split_of_target
     else:
         manifest = _split(articles, st_rows, options)
-        key, split_of = "article_id", manifest.split_of
     del st_rows  # an unfinished row generator would keep its table alive
-    by_split: dict[str, dict[str, list[dict[str, Any]]]] = {"articles": {s: [] for s in SPLITS}}
     for row in articles:
         row["split"] = manifest.split_of(row["id"])
-        by_split["articles"][row["split"]].append(row)
-    split_tables = {"statements": split_table(statements, key, split_of)}
-    del statements  # each whole table goes as soon as its splits are made
-    if candidates is not None:
-        split_tables["candidates"] = split_table(candidates, key, split_of)
-    del candidates
+    in_split = {s: [a["id"] for a in articles if a["split"] == s] for s in SPLITS}
+    order = {s: sorted(ids, key=id_order) for s, ids in in_split.items()}  # rows in id order (`corpus.spill`)
+    # the sizes and counts of every split, from the key columns: the card is written after the tables
     if options.split_by == "target":
-        check_targets_disjoint({s: [r for c in split_tables for r in iter_rows(split_tables[c][s],
-                                                                               ["id", "policy_label"])]
-                                for s in SPLITS})
-    blocks: dict[str, list[MentionBlock]] = {s: [] for s in SPLITS}
-    for block in mentions:
-        blocks[manifest.split_of(block.article_id)].append(block)
-    by_id = sorted(codebook.label2id, key=codebook.label2id.__getitem__)
-    for s in SPLITS:
-        split_tables["statements"][s] = relabel(split_tables["statements"][s], "stance", by_id,
-                                                features["statements"].arrow_schema)
+        key, split_of = "policy_label", manifest.split_of_target
+    else:
+        key, split_of = "article_id", manifest.split_of
+    st_codes = split_codes(statements, key, split_of)
+    sizes: dict[str, dict[str, int]] = {
+        "statements": {s: int(k) for s, k in zip(SPLITS, count_codes(st_codes), strict=True)},
+        "mentions": {s: sum(spills["mentions"].rows_of(a) for a in in_split[s]) for s in SPLITS},
+        "articles": {s: len(in_split[s]) for s in SPLITS}}
+    stance_counts = {s: Counter(value_counts(statements.filter(_is_split(st_codes, s)), "stance")) for s in SPLITS}
+    candidate_counts = None
+    if candidates is not None:
+        cand_codes = split_codes(candidates, key, split_of)
+        sizes["candidates"] = {s: int(k) for s, k in zip(SPLITS, count_codes(cand_codes), strict=True)}
+        candidate_counts = {s: Counter(value_counts(candidates.filter(_is_split(cand_codes, s)), "candidate_source"))
+                            for s in SPLITS}
+        candidate_counts = {s: Counter(dict(sorted(c.items(), key=lambda kv: CANDIDATE_SOURCES.index(kv[0]))))
+                            for s, c in candidate_counts.items()}
+    sizes = {c: sizes[c] for c in configs}  # the configs in their usual order
+    del statements, candidates, st_codes
     clock.lap("split")
-    from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(1) as pool:  # numpy work on mentions overlaps the Python work on statements
-        mention_tables = {s: pool.submit(mention_table, blocks[s], features["mentions"], scheme.tag_names)
-                          for s in SPLITS}
-        tables = {"articles": {s: rows_table(by_split["articles"][s], features["articles"]) for s in SPLITS},
-                  **split_tables}
-        tables["mentions"] = {s: future.result() for s, future in mention_tables.items()}
-    clock.lap("arrow")
-    tables = {c: tables[c] for c in configs}  # the configs in their usual order
-    sizes = {c: {s: tables[c][s].num_rows for s in SPLITS} for c in configs}
-    stance_counts = {s: Counter({codebook.stance_names[k]: n for k, n in
-                                 value_counts(tables["statements"][s], "stance").items()})
-                     for s in SPLITS}
-    if options.split_by == "target":  # the held-out units are targets
+    by_id = sorted(codebook.label2id, key=codebook.label2id.__getitem__)
+
+    def table(config: str, split: str) -> Any:
+        """One config's split, read from its spill in id order."""
+        if config == "articles":
+            t = spills["articles"].read(sorted(in_split[split]), sort=False)  # the article table is sorted by id
+            return t.set_column(t.schema.get_field_index("split"), "split", pa.array([split] * t.num_rows,
+                                                                                     pa.string()))
+        if config in ("statements", "candidates") and options.split_by == "target":
+            keep = _target_keep(manifest.split_of_target, split)
+            t = spills[config].read(sorted({a["id"] for a in articles}, key=id_order), keep)
+        else:
+            t = spills[config].read(order[split])
+        if config == "statements":
+            t = relabel(t, "stance", by_id, features["statements"].arrow_schema)
+        return t
+
+    if options.split_by == "target":
         groups_per_split = Counter(v for g, v in manifest.groups.items() if g.startswith(TARGET_PREFIX))
     else:
         groups_per_split = Counter(manifest.groups[g] for g in {r["group"] for r in articles})
     empty = [s for s in SPLITS if sizes["statements"][s] == 0]
     notes = _notes(empty, groups_per_split, sizes)
-    reasons = Counter(r["reason"] for r in rejections)
-    rejected_by_reason: Counter = Counter()
-    for r in rejections:
-        rejected_by_reason[r["reason"]] += r["relations"]
     card = CardData(
         **card_names(codebook.name, [s.path for s in sources]), codebook_name=codebook.name,
         codebook_version=codebook.version, outlets=licence_outlets(articles),
         features={c: features[c]._to_yaml_list() for c in configs}, sizes=sizes, stance_counts=stance_counts,
         digest="", seed=manifest.seed, ratios=manifest.ratios, context_window=options.context_window,
         split_by=options.split_by,
-        groups=dict(groups_per_split), split_notes=notes, relations_in=relations_in, rejections=reasons,
-        rejected_relations=rejected_by_reason,
+        groups=dict(groups_per_split), split_notes=notes, relations_in=relations_in, rejections=rejections.reasons,
+        rejected_relations=rejections.relations,
         sources=[{"kind": s.kind, "path": str(s.path), "sha256": s.sha256, "files": len(s.files),
                   "tasks": s.tasks, "articles": _count_articles(articles, s)} for s in sources],
         licences=_licences(articles, sources), languages=sorted({a["language"] for a in articles if a["language"]}),
         tag_names=Scheme.from_codebook(codebook).tag_names,
         article_label_columns=[al.id for al in codebook.article_labels],
         agreement=agreement, agreement_file=str(options.agreement) if options.agreement else None,
-        candidate_counts=_candidate_counts({s: iter_rows(t, ["candidate_source"]) for s, t in
-                                            tables["candidates"].items()} if "candidates" in tables else None))
-    digest = _write(options, tables, features, manifest, rejections, sources, card, agreement, clock)
-    return BuildResult(out=options.out, digest=digest, sizes=sizes, stance_counts=stance_counts,
-                       relations_in=relations_in, rejections=reasons, rejected_relations=rejected,
-                       rejected_by_reason=rejected_by_reason,
-                       empty_splits=empty, notes=notes, timings=clock.laps)
+        candidate_counts=candidate_counts)
+    digest = _write(staged, configs, table, sizes, features, manifest, rejections.path, sources, card, agreement,
+                    clock, check_targets=options.split_by == "target")
+    result = BuildResult(out=options.out, digest=digest, sizes=sizes, stance_counts=stance_counts,
+                         relations_in=relations_in, rejections=rejections.reasons, rejected_relations=rejected,
+                         rejected_by_reason=rejections.relations,
+                         empty_splits=empty, notes=notes, timings=clock.laps)
+    return result, manifest
+
+
+PARQUET_ROW_GROUP = 65_536
+_MENTION_BATCH_CHARS = 1 << 20  # articles tokenised at once by `corpus.tables.mention_table`
+
+
+def split_codes(table: Any, key: str, split_of: Callable[[Any], str]) -> Any:
+    """The split of each row (its index in SPLITS) from the column `key`, `split_of` called once per value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return pa.array([], pa.int8())
+    encoded = pc.dictionary_encode(table.column(key)).combine_chunks()
+    codes = pa.array([SPLITS.index(split_of(v)) for v in encoded.dictionary.to_pylist()], pa.int8())
+    return codes.take(encoded.indices)
+
+
+def count_codes(codes: Any) -> list[int]:
+    counts = {d["values"]: d["counts"] for d in (codes.value_counts().to_pylist() if len(codes) else [])}
+    return [counts.get(k, 0) for k in range(len(SPLITS))]
+
+
+def _is_split(codes: Any, split: str) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.equal(codes, SPLITS.index(split))
+
+
+def _target_keep(split_of_target: Callable[[str], str], split: str) -> Callable[[Any], Any]:
+    """A row filter for a target split: the rows whose target is in `split`."""
+    import pyarrow as pa
+
+    def keep(batch: Any) -> Any:
+        return pa.array([split_of_target(t) == split for t in batch.column("policy_label").to_pylist()], pa.bool_())
+
+    return keep
 
 
 def _candidate_maker(codebook: Any, scheme: Scheme, options: BuildOptions
@@ -319,15 +426,6 @@ def _candidate_maker(codebook: Any, scheme: Scheme, options: BuildOptions
                                   locate=locate, none_label=none_label, stance_id=stance_id)
 
     return make
-
-
-def _candidate_counts(by_split: dict[str, Iterable[dict[str, Any]]] | None) -> dict[str, Counter] | None:
-    """split -> candidate_source -> rows (None: no candidates config)."""
-    if by_split is None:
-        return None
-    return {s: Counter(dict(sorted(Counter(r["candidate_source"] for r in rows).items(),
-                                   key=lambda kv: CANDIDATE_SOURCES.index(kv[0]))))
-            for s, rows in by_split.items()}
 
 
 class _Clock:
@@ -412,66 +510,66 @@ def _quiet_datasets() -> Iterator[None]:
             ds_logging.enable_progress_bar()
 
 
-def _write(options: BuildOptions, tables: dict[str, dict[str, Any]], features: dict[str, Any], manifest: Manifest,
-           rejections: list[dict[str, Any]], sources: list[Source], card: CardData,
-           agreement: dict[str, Any] | None, clock: _Clock) -> str:
-    """Write the whole dataset folder through a temporary sibling and one rename; returns the content digest.
+def _write(staged: Path, configs: list[str], table: Callable[[str, str], Any], sizes: dict[str, dict[str, int]],
+           features: dict[str, Any], manifest: Manifest, rejections: Path, sources: list[Source], card: CardData,
+           agreement: dict[str, Any] | None, clock: _Clock, check_targets: bool = False) -> str:
+    """Write the dataset folder into `staged` (renamed into place by the caller); returns the content digest.
 
-    Each split is hashed and saved (Arrow, Parquet) on a small thread pool: pyarrow, numpy and hashlib release
-    the GIL for the heavy parts, so the work overlaps on a machine with two cores.
+    One config's split at a time (`table` reads it from its spill), so that only that split is in memory; its
+    hash + save_to_disk and its Parquet file run on two threads (pyarrow, numpy and hashlib release the GIL).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow.parquet as pq
     from datasets import Dataset, DatasetInfo, NamedSplit
 
-    def parquet(table: Any, target: Path) -> None:
+    def parquet(t: Any, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if table.num_rows:
-            pq.write_table(table, target)
+        if t.num_rows:  # row groups of a bounded size: the writer holds one row group's pages at a time
+            pq.write_table(t, target, row_group_size=PARQUET_ROW_GROUP)
         else:  # no row group at all: a 0-row group makes load_dataset("parquet") fail
-            pq.ParquetWriter(target, table.schema).close()
+            pq.ParquetWriter(target, t.schema).close()
 
-    def arrow(config: str, split: str, target: Path) -> str:
+    def arrow(config: str, split: str, t: Any, target: Path) -> str:
         """Hash one split, then save it with that hash as its fingerprint (the cache key `datasets` uses)."""
-        table = tables[config][split]
-        digest = table_digest(config, split, table, features[config])
+        digest = table_digest(config, split, t, features[config])
         info = DatasetInfo(description=f"newsstance {config}", features=features[config], config_name=config)
-        ds = Dataset(table, info=info, split=NamedSplit(split), fingerprint=digest[:16])
+        ds = Dataset(t, info=info, split=NamedSplit(split), fingerprint=digest[:16])
         # an empty split still gets one (empty) shard: with none, load_from_disk fails on it
-        ds.save_to_disk(str(target), num_shards=None if table.num_rows else 1)
+        ds.save_to_disk(str(target), num_shards=None if t.num_rows else 1)
         return digest
 
-    with atomic_path(options.out) as tmp, _quiet_datasets(), ThreadPoolExecutor(3) as pool:
-        tmp.mkdir(parents=True)
-        written = [pool.submit(parquet, tables[c][s], tmp / "parquet" / c / f"{s}.parquet")
-                   for c in tables for s in SPLITS]
-        hashed = {(c, s): pool.submit(arrow, c, s, tmp / c / s) for c in tables for s in SPLITS}
-        for config in tables:  # what DatasetDict.save_to_disk writes beside its splits
-            (tmp / config).mkdir(parents=True, exist_ok=True)
-            (tmp / config / "dataset_dict.json").write_text(json.dumps({"splits": list(SPLITS)}), encoding="utf-8")
-        digest = combine_digests({key: future.result() for key, future in hashed.items()})
-        for future in written:
-            future.result()
-        clock.lap("write")
-        card.digest = digest
-        (tmp / "README.md").write_text(render_card(card), encoding="utf-8")
-        with (tmp / "rejections.jsonl").open("w", encoding="utf-8") as f:
-            for line in rejections:
-                f.write(json.dumps({k: v for k, v in line.items() if not k.startswith("_")},
-                                   ensure_ascii=False) + "\n")
-        (tmp / MANIFEST_FILE).write_text(manifest_text(manifest), encoding="utf-8")
-        (tmp / DIGEST_FILE).write_text(digest_text(digest, {c: {s: tables[c][s].num_rows for s in SPLITS}
-                                                            for c in tables}, card.codebook_version),
-                                       encoding="utf-8")
-        (tmp / "sources.json").write_text(json.dumps(
-            [{"kind": s.kind, "path": str(s.path), "sha256": s.sha256,
-              "files": [{"path": p, "sha256": h} for p, h in s.files]} for s in sources],
-            indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        if agreement is not None:
-            (tmp / "agreement.json").write_text(json.dumps(agreement, indent=1, ensure_ascii=False) + "\n",
-                                                encoding="utf-8")
-    if options.manifest is not None:
-        write_text_atomic(options.manifest, manifest_text(manifest))
-    log.info("wrote %s (%s)", options.out, digest)
+    staged.mkdir(parents=True)
+    hashed: dict[tuple[str, str], str] = {}
+    targets_seen: dict[str, str] = {}  # a target split: each target's split, checked on the rows written
+    with _quiet_datasets(), ThreadPoolExecutor(2) as pool:
+        for config in configs:
+            for split in SPLITS:
+                t = table(config, split)
+                if t.num_rows != sizes[config][split]:  # the counts in the card are the rows written
+                    raise RuntimeError(f"{config} {split}: {t.num_rows} rows read back, {sizes[config][split]} "
+                                       "counted")
+                if check_targets and config in ("statements", "candidates"):
+                    check_targets_disjoint({split: iter_rows(t, ["id", "policy_label"])}, seen=targets_seen)
+                written = pool.submit(parquet, t, staged / "parquet" / config / f"{split}.parquet")
+                hashed[config, split] = pool.submit(arrow, config, split, t, staged / config / split).result()
+                written.result()
+                del t
+            # what DatasetDict.save_to_disk writes beside its splits
+            (staged / config / "dataset_dict.json").write_text(json.dumps({"splits": list(SPLITS)}),
+                                                               encoding="utf-8")
+    digest = combine_digests(hashed)
+    clock.lap("write")
+    card.digest = digest
+    (staged / "README.md").write_text(render_card(card), encoding="utf-8")
+    os.replace(rejections, staged / "rejections.jsonl")
+    (staged / MANIFEST_FILE).write_text(manifest_text(manifest), encoding="utf-8")
+    (staged / DIGEST_FILE).write_text(digest_text(digest, sizes, card.codebook_version), encoding="utf-8")
+    (staged / "sources.json").write_text(json.dumps(
+        [{"kind": s.kind, "path": str(s.path), "sha256": s.sha256,
+          "files": [{"path": p, "sha256": h} for p, h in s.files]} for s in sources],
+        indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if agreement is not None:
+        (staged / "agreement.json").write_text(json.dumps(agreement, indent=1, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
     return digest

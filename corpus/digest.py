@@ -19,29 +19,38 @@ def _feed(h: Any, array: Any) -> None:
     """Feed a canonical binary form of an Arrow array into `h`: null flags, then values, little-endian.
 
     Independent of chunking, slicing and the Arrow version, so a dataset re-read from Parquet hashes the same.
+    Fed a chunk at a time (the bytes are those of the whole column: null flags, then each part of every chunk
+    in turn), so hashing a large split never copies a whole column.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks else pa.array([], array.type)
+    chunks = [c for c in array.chunks if len(c)] if isinstance(array, pa.ChunkedArray) else [array]
     t = array.type
-    h.update(np.packbits(array.is_null().to_numpy(zero_copy_only=False)).tobytes())
+    nulls = [c.is_null().to_numpy(zero_copy_only=False) for c in chunks]
+    h.update(np.packbits(np.concatenate(nulls) if nulls else np.zeros(0, bool)).tobytes())
     if pa.types.is_integer(t) or pa.types.is_boolean(t):
-        h.update(pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
+        for c in chunks:
+            h.update(pc.fill_null(c, 0).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
     elif pa.types.is_floating(t):
-        h.update(pc.fill_null(array, 0.0).to_numpy(zero_copy_only=False).astype("<f8").tobytes())
+        for c in chunks:
+            h.update(pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False).astype("<f8").tobytes())
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
-        filled = pc.fill_null(array, "")
-        h.update(pc.binary_length(filled).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
-        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(filled)], pa.int32()), filled), "")
-        h.update(joined[0].as_buffer().to_pybytes() if len(filled) else b"")
+        filled = [pc.fill_null(c, "") for c in chunks]
+        for c in filled:
+            h.update(pc.binary_length(c).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
+        for c in filled:
+            if len(c):
+                joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(c)], pa.int32()), c), "")
+                h.update(joined[0].as_buffer().to_pybytes())
     elif pa.types.is_list(t) or pa.types.is_large_list(t):
-        h.update(pc.fill_null(array.value_lengths(), 0).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
-        _feed(h, array.flatten())
+        for c in chunks:
+            h.update(pc.fill_null(c.value_lengths(), 0).to_numpy(zero_copy_only=False).astype("<i8").tobytes())
+        _feed(h, pa.chunked_array([c.flatten() for c in chunks], t.value_type))
     else:  # not produced by this build; still hashed, just slower
-        h.update(json.dumps(array.to_pylist(), ensure_ascii=False, default=str).encode())
+        whole = pa.chunked_array(chunks, t).combine_chunks() if chunks else pa.array([], t)
+        h.update(json.dumps(whole.to_pylist(), ensure_ascii=False, default=str).encode())
 
 
 def table_digest(config: str, split: str, table: Any, features: Any) -> str:

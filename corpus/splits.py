@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,9 +227,11 @@ def assign_target_splits(targets: dict[str, Counter], article_rows: dict[str, li
     return manifest
 
 
-def check_targets_disjoint(rows_by_split: dict[str, list[dict[str, Any]]], where: str = "--split-by target") -> None:
-    """Fail if any target (policy_label) has rows in more than one split (the guarantee of a target split)."""
-    seen: dict[str, str] = {}
+def check_targets_disjoint(rows_by_split: dict[str, Iterable[dict[str, Any]]], where: str = "--split-by target",
+                           seen: dict[str, str] | None = None) -> None:
+    """Fail if any target (policy_label) has rows in more than one split (the guarantee of a target split);
+    `seen` (target -> split) carries the check across calls, a split or a config at a time."""
+    seen = {} if seen is None else seen
     for split, rows in rows_by_split.items():
         for row in rows:
             target = row["policy_label"]
