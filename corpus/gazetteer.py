@@ -56,6 +56,7 @@ class Mention:
     canonical: str | None
     score: float = 1.0
     source: str = "gazetteer"
+    name: str | None = None  # what an unresolved mention is called: its longest form in the article (corpus.names)
 
 
 # --------------------------------------------------------------------------------------------- normalisation

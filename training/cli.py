@@ -198,6 +198,20 @@ def extract(
     either_side: Annotated[bool, typer.Option(
         help="Found entities: any mention can be the holder or the target (corpora whose targets are entities, "
              "as SEESAW's); pairs are then every two mentions of different names.")] = False,
+    names: Annotated[bool, typer.Option(
+        help="Found entities: also take capitalised proper names as mentions (titles and roles left out), and "
+             "name every mention outside the codebook by its longest form in the article (\"Obama\" -> "
+             "\"Barack Obama\"); with --keep-unresolved, for corpora whose entities no codebook lists "
+             "(SEESAW).")] = False,
+    learned_names: Annotated[Path | None, typer.Option(
+        "--learned-names", metavar="DATASET",
+        help="Found entities: the names coders of DATASET's train split gave to the surfaces they marked "
+             "(\"Democrats\" -> \"Democratic Party\"), found in the text as mentions and used to name "
+             "mentions; a surface seen at least twice, one name for most of them. Never the articles' own "
+             "split.")] = None,
+    top_entities: Annotated[int | None, typer.Option(
+        min=1, metavar="K", help="Found entities: pair only the K entities each article mentions most (coders "
+                                 "list an article's salient entities, not every name in it); default: all.")] = None,
     stance_model: Annotated[str | None, typer.Option(
         help="Detect, then polarity: --model (a detector) decides which pairs are statements, this stance model "
              "(folder or MLflow URI, e.g. models:/newsstance-stance@champion) gives their stance.")] = None,
@@ -211,7 +225,8 @@ def extract(
         s = extract_files(articles or [], out, model, tagger, tracking_uri, window=window,
                           min_confidence=min_confidence, keep_unresolved=keep_unresolved,
                           gold_entities=gold_entities, split=split, stance_model=stance_model,
-                          either_side=either_side)
+                          either_side=either_side, names=names, learned_names=learned_names,
+                          top_entities=top_entities)
     except NewsstanceError as e:
         fail(e)
     threshold = "" if s["threshold"] is None else f", threshold {s['threshold']:.2f}"

@@ -8,7 +8,9 @@ Two settings (recorded as `setting` in the output):
   build makes (context = the sentences covering both mentions, mention offsets inside it, the article's
   title and preceding sentences for a model that reads them). Pairs whose ends are not both normalised to
   the codebook are left out unless `keep_unresolved` (such a side gets the id a dataset build gives a name
-  outside the codebook, `x:<name slug>`, so it can match a SEESAW entity of that name).
+  outside the codebook, `x:<name slug>`, so it can match a SEESAW entity of that name). With `names`, proper
+  names found by `corpus.names` join the mentions, and each mention outside the codebook is named by its
+  longest form in the article ("Obama" -> "Barack Obama"; `name` in its mention JSON).
 * **gold-entities** (`gold_entities=DATASET`): the pairs are DATASET/candidates rows of the articles (every
   co-occurring gold actor-target pair, including sides given by name without offsets), so only which pairs
   hold a stance, and which stance, is predicted. Their gold labels are never shown to the model.
@@ -21,12 +23,12 @@ give one statement, the most confident (`mention_pairs` says how many were merge
 
 The JSON output (written atomically) is an object: `setting`, `model`, `model_version`, `model_kind`
 (detector | stance), `none_label`, `threshold`, `tagger`, `window`, `min_confidence`, `keep_unresolved`,
-`dataset` / `split` (gold-entities), `articles` (one row per article read: `article_id`, `mentions`,
+`names`, `dataset` / `split` (gold-entities), `articles` (one row per article read: `article_id`, `mentions`,
 `candidates`, `detected`, `statements`) and `statements`, a list that `python -m evaluation network` and
 `python -m evaluation extraction` read: per statement `article_id`, `actor_id`, `actor_label`, `actor_type`,
 `policy_id`, `policy_label`, `stance`, `confidence`, `p_statement`, `probabilities`, `mention_pairs`, `evidence` {text,
-start, end}, `actor_mention` and `policy_mention` {text, start, end, score, source} (offsets into the
-article's text; null for a gold side given by name only), `setting`, `model_version`.
+start, end}, `actor_mention` and `policy_mention` {text, start, end, score, source, and `name` where linked}
+(offsets into the article's text; null for a gold side given by name only), `setting`, `model_version`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 from corpus.codebook import ACTOR_LABEL, POLICY_LABEL, Codebook
 from corpus.errors import InputError
 from corpus.gazetteer import Gazetteer, Mention, surface_key
+from corpus.names import LearnedNames, add_names, find_names, link_names
 from corpus.schema import Article
 from training.tagger import SpanTagger, find_mentions
 
@@ -75,10 +78,36 @@ def _sides(c: Candidate, codebook: Codebook) -> dict[str, Any]:
     # mention can be a target): otherwise the side gets the id a build gives a name outside the codebook
     actor = codebook.actor(c.actor.canonical) if c.actor.canonical else None
     policy = codebook.policy(c.policy.canonical) if c.policy.canonical else None
-    return {"actor_id": actor.id if actor else external_id(c.actor.text),
-            "actor_label": actor.label if actor else c.actor.text, "actor_type": actor.type if actor else "unknown",
-            "policy_id": policy.id if policy else external_id(c.policy.text),
-            "policy_label": policy.label if policy else c.policy.text}
+    actor_name, policy_name = _name_of(c.actor, codebook), _name_of(c.policy, codebook)
+    return {"actor_id": actor.id if actor else external_id(actor_name),
+            "actor_label": actor.label if actor else actor_name, "actor_type": actor.type if actor else "unknown",
+            "policy_id": policy.id if policy else external_id(policy_name),
+            "policy_label": policy.label if policy else policy_name}
+
+
+def _name_of(m: Mention, codebook: Codebook) -> str:
+    """What a side is called outside its codebook list: its linked name, else the label of the codebook entry it
+    names on the other side (an actor as target: "Donald Trump", as a build names that target), else its text."""
+    if m.name:
+        return m.name
+    entry = (codebook.actor(m.canonical) or codebook.policy(m.canonical)) if m.canonical else None
+    return entry.label if entry is not None else m.text
+
+
+def most_mentioned(mentions: Sequence[Mention], codebook: Codebook, k: int) -> list[Mention]:
+    """The mentions of the `k` entities mentioned most often in the article (a codebook id, else a name; ties:
+    the first mentioned first): coders list the article's salient entities, not every name in it."""
+    from collections import Counter
+
+    def entity(m: Mention) -> str:
+        return m.canonical or _name_of(m, codebook)
+
+    counts = Counter(entity(m) for m in mentions)
+    first = {}
+    for i, m in enumerate(mentions):
+        first.setdefault(entity(m), i)
+    keep = set(sorted(counts, key=lambda e: (-counts[e], first[e]))[:k])
+    return [m for m in mentions if entity(m) in keep]
 
 
 def external_id(text: str) -> str:
@@ -130,7 +159,8 @@ class Statement:
 
 
 def _mention_json(m: Mention) -> dict[str, Any]:
-    return {"text": m.text, "start": m.start, "end": m.end, "score": m.score, "source": m.source}
+    return {"text": m.text, "start": m.start, "end": m.end, "score": m.score, "source": m.source,
+            **({"name": m.name} if m.name else {})}
 
 
 @dataclass
@@ -209,7 +239,8 @@ class Extractor:
 
     def __init__(self, predictor: Any, codebook: Codebook, tagger: SpanTagger | None = None, window: int = 1,
                  min_confidence: float = 0.0, keep_unresolved: bool = False, model_version: str = "local",
-                 either_side: bool = False) -> None:
+                 either_side: bool = False, names: bool = False, learned: LearnedNames | None = None,
+                 top_entities: int | None = None) -> None:
         self.predictor = predictor
         self.codebook = codebook
         self.gazetteer = Gazetteer(codebook)
@@ -218,6 +249,11 @@ class Extractor:
         self.min_confidence = min_confidence
         self.keep_unresolved = keep_unresolved
         self.either_side = either_side
+        self.names = names
+        self.learned = learned
+        if top_entities is not None and top_entities < 1:
+            raise InputError("--top-entities", f"must be 1 or more, got {top_entities}")
+        self.top_entities = top_entities
         self.model_version = model_version
         self.none_label: str | None = getattr(predictor, "none_label", None)
         threshold = getattr(predictor, "threshold", None)
@@ -247,6 +283,14 @@ class Extractor:
         results, owners = [], []
         for (article_id, text), found in zip(items, tagged, strict=True):
             mentions = find_mentions(text, self.gazetteer, self.tagger, tagged=found)
+            if self.learned is not None:  # surfaces coders of a training split named
+                mentions = add_names(mentions, self.learned.find(text))
+            if self.names:  # proper names beside them
+                mentions = add_names(mentions, find_names(text))
+            if self.names or self.learned is not None:  # each named by what coders called it, or its longest form
+                mentions = link_names(mentions, self.learned)
+            if self.top_entities is not None:
+                mentions = most_mentioned(mentions, self.codebook, self.top_entities)
             result = ArticleResult(article_id, text, mentions)
             for cand in candidate_pairs(text, mentions, self.window, self.keep_unresolved, self.either_side):
                 owners.append((result, cand, statement_row(text, cand, self.codebook)))
@@ -391,11 +435,12 @@ def describe_model(folder: Path, ref: str) -> str:
 
 def load_extractor(model: str, tagger: str | None = None, tracking_uri: str | None = None,
                    codebook: Codebook | None = None, stance_model: str | None = None,
-                   **options: Any) -> Extractor:
+                   learned_names: str | Path | None = None, **options: Any) -> Extractor:
     """An Extractor over a detector or stance model and an optional tagger (folders or MLflow URIs); with
     `stance_model`, `model` must be a detector that decides which pairs are statements and the stance model
-    gives their stance (`training.detection.DetectThenPolarity`). Version strings come from the registry
-    where the models are registered."""
+    gives their stance (`training.detection.DetectThenPolarity`); with `learned_names` (a built dataset), the
+    names its train split's coders gave to surfaces (`corpus.names.LearnedNames`). Version strings come from
+    the registry where the models are registered."""
     from corpus.codebook import load_codebook
     from training.predict import MLFLOW_SCHEMES, load_predictor
     from training.tagger import load_tagger
@@ -421,7 +466,8 @@ def load_extractor(model: str, tagger: str | None = None, tracking_uri: str | No
     span_tagger = load_tagger(tagger, tracking_uri) if tagger else None
     if span_tagger is not None and tagger and tagger.startswith(MLFLOW_SCHEMES):
         span_tagger.version = tagger
-    return Extractor(predictor, codebook, span_tagger, model_version=version, **options)
+    learned = LearnedNames.from_dataset(learned_names) if learned_names is not None else None
+    return Extractor(predictor, codebook, span_tagger, model_version=version, learned=learned, **options)
 
 
 def read_articles(paths: Sequence[str | Path]) -> list[Article]:
@@ -460,6 +506,9 @@ def extract_files(paths: Sequence[str | Path], out: str | Path, model: str, tagg
         raise InputError("ARTICLE", "give at least one article file (or --gold-entities DATASET)")
     if gold_entities is not None and tagger:
         raise InputError("--tagger", "gold entities come from the dataset: a tagger is not used with --gold-entities")
+    for flag, given in (("--names", options.get("names")), ("--learned-names", options.get("learned_names"))):
+        if gold_entities is not None and given:
+            raise InputError(flag, "finds entities in the text: not used with --gold-entities")
     articles = read_articles(paths) if paths else []
     items: list[tuple[str, str, str]] = []
     gold_rows: dict[str, list[dict[str, Any]]] = {}
@@ -498,6 +547,9 @@ def extraction_document(extractor: Extractor, results: Sequence[ArticleResult], 
         "tagger": (extractor.tagger.version if extractor.tagger else "gazetteer") if setting == FOUND else None,
         "window": extractor.window if setting == FOUND else None, "min_confidence": extractor.min_confidence,
         "keep_unresolved": extractor.keep_unresolved if setting == FOUND else None,
+        "names": extractor.names if setting == FOUND else None,
+        "learned_names": len(extractor.learned) if setting == FOUND and extractor.learned is not None else None,
+        "top_entities": extractor.top_entities if setting == FOUND else None,
         "dataset": str(gold_entities) if gold_entities is not None else None,
         "split": split if gold_entities is not None else None,
         "articles": [r.summary() for r in results], "statements": rows,

@@ -143,7 +143,7 @@ def memory_section(seesaw_out: Path, tmp: Path, sizes: tuple[int, ...] = MEMORY_
         export = tmp / f"export-{target}.json"
         shape = make_export(seesaw_out, export, target)
         load = os.getloadavg()[0]
-        runs = [("after (streamed export, Arrow batches)", REPO)] + ([(f"before ({BEFORE})", before)] if before else [])
+        runs = [("after (rows spilled per article, one split at a time)", REPO)] + ([(f"before ({BEFORE})", before)] if before else [])
         for label, code_dir in runs:
             out = tmp / f"ds-{target}"
             res = _run(_OURS, str(export), str(out), cwd=code_dir, timeout=3600)

@@ -337,3 +337,54 @@ def test_either_side_pairs_every_two_mentions_of_different_names() -> None:
     pairs = sorted({(c.actor.text, c.policy.text) for c in either})
     assert pairs == [("Congress", "Obama"), ("Obama", "Congress")]  # never a name with itself
     assert len(either) == 8  # each ordered pair of the four mentions with different names
+
+
+NAMES_TEXT = ("Senate Majority Leader Mitch McConnell rejected the Affordable Care Act. "
+              "Democrats said McConnell was wrong about Obamacare.")
+
+
+def test_names_and_learned_names_name_sides_outside_the_codebook() -> None:
+    """--names: proper names are mentions, each named by its longest form; --learned-names: surfaces a train
+    split's coders named ("Democrats" -> "Democratic Party") are found and named; --top-entities keeps the
+    most mentioned entities only."""
+    from corpus.names import LearnedNames
+
+    codebook = load_codebook()
+    predictor = ConstantPredictor(codebook.stance_names, [0.1, 0.8, 0.1])
+    learned = LearnedNames({"democrats": "Democratic Party", "obamacare": "Affordable Care Act"},
+                           {"democrats": "Democrats", "obamacare": "Obamacare"})
+    plain = Extractor(predictor, codebook, keep_unresolved=True, either_side=True).run([("a", NAMES_TEXT)])[0]
+    assert plain.statements == []  # the gazetteer knows none of these names
+    (result,) = Extractor(predictor, codebook, keep_unresolved=True, either_side=True, names=True,
+                          learned=learned).run([("a", NAMES_TEXT)])
+    pairs = {(s.to_json(NAMES_TEXT, codebook)["actor_label"], s.to_json(NAMES_TEXT, codebook)["policy_label"])
+             for s in result.statements}
+    assert ("Mitch McConnell", "Affordable Care Act") in pairs  # first sentence
+    assert ("Democratic Party", "Mitch McConnell") in pairs  # "McConnell" linked, "Democrats" learned
+    row = next(s.to_json(NAMES_TEXT, codebook) for s in result.statements
+               if s.candidate.actor.text == "McConnell" and s.candidate.policy.text == "Obamacare")
+    assert row["actor_id"] == "x:mitch-mcconnell" and row["actor_mention"]["name"] == "Mitch McConnell"
+    assert row["policy_mention"]["source"] == "learned"
+    (top,) = Extractor(predictor, codebook, keep_unresolved=True, either_side=True, names=True, learned=learned,
+                       top_entities=2).run([("a", NAMES_TEXT)])
+    kept = {m.name or m.text for m in top.mentions}
+    assert kept == {"Mitch McConnell", "Affordable Care Act"}  # twice each; "Democrats" once
+    with pytest.raises(InputError, match="--top-entities"):
+        Extractor(predictor, codebook, top_entities=0)
+
+
+def test_learned_names_come_from_a_dataset_split(tmp_path: Path) -> None:
+    from corpus.build import BuildOptions, build_dataset
+    from corpus.names import LearnedNames
+
+    out = tmp_path / "ds"
+    build_dataset(BuildOptions(out=out))  # the bundled corpus
+    learned = LearnedNames.from_dataset(out, "train", min_count=1)
+    assert len(learned) > 0 and all(n not in ("(author)", "(unlisted)") for n in learned.names.values())
+    with pytest.raises(InputError, match="no statements/nope split"):
+        LearnedNames.from_dataset(out, "nope")
+
+
+def test_names_options_are_refused_with_gold_entities(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--names"):
+        extract_files([], tmp_path / "o.json", "unused", gold_entities=tmp_path, names=True)
