@@ -212,6 +212,10 @@ def extract(
     top_entities: Annotated[int | None, typer.Option(
         min=1, metavar="K", help="Found entities: pair only the K entities each article mentions most (coders "
                                  "list an article's salient entities, not every name in it); default: all.")] = None,
+    author: Annotated[bool, typer.Option(
+        help="Found entities: the article's author, \"(author)\", also holds a candidate toward every target of "
+             "each sentence (SEESAW codes the writer's own stance so; a build's candidates have these pairs).")]
+        = False,
     stance_model: Annotated[str | None, typer.Option(
         help="Detect, then polarity: --model (a detector) decides which pairs are statements, this stance model "
              "(folder or MLflow URI, e.g. models:/newsstance-stance@champion) gives their stance.")] = None,
@@ -226,7 +230,7 @@ def extract(
                           min_confidence=min_confidence, keep_unresolved=keep_unresolved,
                           gold_entities=gold_entities, split=split, stance_model=stance_model,
                           either_side=either_side, names=names, learned_names=learned_names,
-                          top_entities=top_entities)
+                          top_entities=top_entities, author=author)
     except NewsstanceError as e:
         fail(e)
     threshold = "" if s["threshold"] is None else f", threshold {s['threshold']:.2f}"

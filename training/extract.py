@@ -42,6 +42,7 @@ from typing import Any
 from corpus.codebook import ACTOR_LABEL, POLICY_LABEL, Codebook
 from corpus.errors import InputError
 from corpus.gazetteer import Gazetteer, Mention, surface_key
+from corpus.importers.statements import AUTHOR
 from corpus.names import LearnedNames, add_names, find_names, link_names
 from corpus.schema import Article
 from training.tagger import SpanTagger, find_mentions
@@ -65,6 +66,9 @@ class Candidate:
     context_start: int
     context_end: int
     row: Mapping[str, Any] | None = field(default=None, compare=False)
+
+
+AUTHOR_MENTION = Mention(None, None, AUTHOR, ACTOR_LABEL, None, 1.0, "author", name=AUTHOR)  # type: ignore[arg-type]
 
 
 def _sides(c: Candidate, codebook: Codebook) -> dict[str, Any]:
@@ -184,10 +188,13 @@ class ArticleResult:
 
 
 def candidate_pairs(text: str, mentions: Sequence[Mention], window: int = 1,
-                    keep_unresolved: bool = False, either_side: bool = False) -> list[Candidate]:
+                    keep_unresolved: bool = False, either_side: bool = False,
+                    author: bool = False) -> list[Candidate]:
     """Actor x policy mention pairs at most `window - 1` sentences apart, in text order. With `either_side`
     (corpora whose targets are entities, as SEESAW's: one person is a holder in one statement and a target in
-    the next), every mention can be either side: each ordered pair of two mentions of different names."""
+    the next), every mention can be either side: each ordered pair of two mentions of different names. With
+    `author`, the article's author ("(author)", no span: SEESAW's holder of the writer's own voice) holds a
+    candidate toward each target of every sentence, as a dataset build's candidates have it."""
     from corpus.sentences import merge_across, sentence_index, split_sentences
 
     if window < 1:
@@ -211,7 +218,13 @@ def candidate_pairs(text: str, mentions: Sequence[Mention], window: int = 1,
             if abs(sa - sp) < window:
                 lo, hi = min(sa, sp), max(sa, sp)
                 out.append(Candidate(a, p, sentences[lo][0], sentences[hi][1]))
-    return sorted(out, key=lambda c: (c.context_start, c.actor.start, c.policy.start))
+    if author:
+        out += [Candidate(AUTHOR_MENTION, p, *sentences[sp]) for sp, p in policies]
+    return sorted(out, key=lambda c: (c.context_start, c.actor.start or 0, c.policy.start or 0))
+
+
+def _offset(position: int | None, base: int) -> int | None:
+    return None if position is None else position - base
 
 
 def statement_row(text: str, c: Candidate, codebook: Codebook) -> dict[str, Any]:
@@ -222,8 +235,8 @@ def statement_row(text: str, c: Candidate, codebook: Codebook) -> dict[str, Any]
         "context": text[c.context_start:c.context_end], "context_start": c.context_start,
         "actor_mention": c.actor.text, "policy_mention": c.policy.text,
         "actor_label": sides["actor_label"], "policy_label": sides["policy_label"],
-        "actor_context_start": c.actor.start - base, "actor_context_end": c.actor.end - base,
-        "policy_context_start": c.policy.start - base, "policy_context_end": c.policy.end - base,
+        "actor_context_start": _offset(c.actor.start, base), "actor_context_end": _offset(c.actor.end, base),
+        "policy_context_start": _offset(c.policy.start, base), "policy_context_end": _offset(c.policy.end, base),
     }
 
 
@@ -240,7 +253,7 @@ class Extractor:
     def __init__(self, predictor: Any, codebook: Codebook, tagger: SpanTagger | None = None, window: int = 1,
                  min_confidence: float = 0.0, keep_unresolved: bool = False, model_version: str = "local",
                  either_side: bool = False, names: bool = False, learned: LearnedNames | None = None,
-                 top_entities: int | None = None) -> None:
+                 top_entities: int | None = None, author: bool = False) -> None:
         self.predictor = predictor
         self.codebook = codebook
         self.gazetteer = Gazetteer(codebook)
@@ -254,6 +267,7 @@ class Extractor:
         if top_entities is not None and top_entities < 1:
             raise InputError("--top-entities", f"must be 1 or more, got {top_entities}")
         self.top_entities = top_entities
+        self.author = author
         self.model_version = model_version
         self.none_label: str | None = getattr(predictor, "none_label", None)
         threshold = getattr(predictor, "threshold", None)
@@ -292,7 +306,8 @@ class Extractor:
             if self.top_entities is not None:
                 mentions = most_mentioned(mentions, self.codebook, self.top_entities)
             result = ArticleResult(article_id, text, mentions)
-            for cand in candidate_pairs(text, mentions, self.window, self.keep_unresolved, self.either_side):
+            for cand in candidate_pairs(text, mentions, self.window, self.keep_unresolved, self.either_side,
+                                        self.author):
                 owners.append((result, cand, statement_row(text, cand, self.codebook)))
             results.append(result)
         self._decide(owners, {aid: ((titles or {}).get(aid, ""), text) for aid, text in items})
@@ -550,6 +565,7 @@ def extraction_document(extractor: Extractor, results: Sequence[ArticleResult], 
         "names": extractor.names if setting == FOUND else None,
         "learned_names": len(extractor.learned) if setting == FOUND and extractor.learned is not None else None,
         "top_entities": extractor.top_entities if setting == FOUND else None,
+        "author": extractor.author if setting == FOUND else None,
         "dataset": str(gold_entities) if gold_entities is not None else None,
         "split": split if gold_entities is not None else None,
         "articles": [r.summary() for r in results], "statements": rows,

@@ -388,3 +388,24 @@ def test_learned_names_come_from_a_dataset_split(tmp_path: Path) -> None:
 def test_names_options_are_refused_with_gold_entities(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--names"):
         extract_files([], tmp_path / "o.json", "unused", gold_entities=tmp_path, names=True)
+
+
+def test_the_author_holds_a_candidate_toward_each_target_as_a_build_has_it() -> None:
+    from corpus.convert import Scheme, resolve_name
+    from corpus.importers.statements import AUTHOR
+
+    codebook = load_codebook()
+    mentions = Gazetteer(codebook).find(TEXT)
+    pairs = candidate_pairs(TEXT, mentions, window=1, author=True)
+    by_author = [c for c in pairs if c.actor.text == AUTHOR]
+    assert [c.policy.text for c in by_author] == ["U.S. military assistance", "strikes on cartel targets",
+                                                  "information sharing"]
+    row = statement_row(TEXT, by_author[0], codebook)
+    assert row["actor_context_start"] is None and row["actor_label"] == AUTHOR
+    assert row["context"] == "Sheinbaum said no to U.S. military assistance."
+    predictor = ConstantPredictor(codebook.stance_names, [0.1, 0.8, 0.1])
+    (result,) = Extractor(predictor, codebook, author=True).run([("a", TEXT)])
+    author_rows = [s.to_json(TEXT, codebook) for s in result.statements if s.candidate.actor.text == AUTHOR]
+    assert len(author_rows) == 3
+    assert author_rows[0]["actor_id"] == resolve_name(AUTHOR, True, Scheme.from_codebook(codebook))[0]
+    assert author_rows[0]["actor_mention"]["start"] is None
