@@ -5,7 +5,8 @@ build (with the `candidates` config); each detector is trained on train, its epo
 selected on validation, and the test split is scored once, with `evaluation.extraction.score_extraction`, in two
 settings: **gold entities** (`training extract --gold-entities`: the dataset's candidate pairs, only which pairs
 hold a stance and which stance predicted) and **found entities** (the span tagger and the gazetteer on the raw
-text, `--keep-unresolved`, sides named as the build names them). Beside them: the all-pairs baseline (every
+text, `--keep-unresolved --either-side`, with `BENCH_FOUND`'s options: proper names, names learned from the
+train split, the author; sides named as the build names them). Beside them: the all-pairs baseline (every
 candidate pair a statement with the polarity model's stance: extract's behaviour before detectors) and the human
 figure (annotator vs annotator on SEESAW's multiply-coded test articles, same scorer: `human_figure`).
 
@@ -19,6 +20,8 @@ Already-trained models are reused when given (nothing is retrained then), by fol
   `training extract --stance-model`); unset: no such rows;
 * `BENCH_TAGGER_MODEL`: the span tagger of the found-entities setting (default: train `tagger`; `none`: the
   gazetteer alone);
+* `BENCH_FOUND`: the found-entities setting's extract options, comma-separated (default `names,learned,author`:
+  `--names`, `--learned-names DATASET`, `--author`; empty: none), `BENCH_TOP_ENTITIES`: `--top-entities K`;
 * `BENCH_TRACKING_URI` (else `MLFLOW_TRACKING_URI`, else var/bench/mlflow.db) for models:/ URIs and new runs;
 * `BENCH_DATASET` / `BENCH_SEESAW_IMPORT`: a built dataset with candidates / the import (default: under
   var/bench/, built once). Training runs and outputs (extractions, reports) go under `BENCH_EXTRACTION_WORK`
@@ -43,6 +46,10 @@ WORK = Path(os.environ.get("BENCH_EXTRACTION_WORK") or BENCH)  # training runs a
 OUT = WORK / "extraction"
 EXPERIMENT = "bench-extraction"
 GOALS = {"gold-entities": 0.60, "found-entities": 0.40}
+# the found-entities setting's extract options (chosen on validation, see BENCHMARKS.md): proper names, names
+# learned from the dataset's train split, the author as holder; BENCH_FOUND="" for the tagger/gazetteer alone
+FOUND = [x for x in os.environ.get("BENCH_FOUND", "names,learned,author").split(",") if x]
+TOP_ENTITIES = int(os.environ["BENCH_TOP_ENTITIES"]) if os.environ.get("BENCH_TOP_ENTITIES") else None
 
 
 def _env_list(name: str) -> list[str]:
@@ -104,8 +111,11 @@ def extract_both(model: str, tagger: str | None, dataset: Path, uri: str, name: 
     out: dict[str, Any] = {"files": {}, "speed": {}}
     for setting in ("gold-entities", "found-entities"):
         gold = setting == "gold-entities"
+        found = {} if gold else {"names": "names" in FOUND, "author": "author" in FOUND,
+                                 "learned_names": dataset if "learned" in FOUND else None,
+                                 "top_entities": TOP_ENTITIES}
         extractor = load_extractor(model, None if gold else tagger, uri, keep_unresolved=not gold,
-                                   either_side=not gold, stance_model=stance_model)
+                                   either_side=not gold, stance_model=stance_model, **found)
         t0 = time.perf_counter()
         results = []
         for i in range(0, len(items), 16):
@@ -178,7 +188,9 @@ def render(rows: list[dict[str, Any]], human: dict[str, Any] | None, tagger: dic
              "trained on train, selected on validation (epoch, temperature, P(statement) threshold), test scored "
              "once. Statement = (article, actor, target, stance) at sentence level, canonical names; pairs ignore "
              "the stance; polarity accuracy on the pairs found; 95% article-clustered bootstrap intervals. Found "
-             f"entities: tagger `{tagger['model'] if tagger else 'none (gazetteer)'}` with the gazetteer.", "",
+             f"entities: tagger `{tagger['model'] if tagger else 'none (gazetteer)'}` with the gazetteer"
+             + (f"; extract options {', '.join(FOUND)}" + (f", top {TOP_ENTITIES} entities" if TOP_ENTITIES else "")
+                + " (`--names`, `--learned-names DATASET` (its train split), `--author`)" if FOUND else "") + ".", "",
              "| model | setting | statement P | statement R | statement F1 | pair F1 | polarity acc. | statements | "
              "articles/s | training |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
