@@ -213,8 +213,9 @@ def candidate_pairs(text: str, mentions: Sequence[Mention], window: int = 1,
     out = []
     for sa, a in actors:
         for sp, p in policies:
-            if either_side and (a is p or surface_key(a.text) == surface_key(p.text)):
-                continue
+            if either_side and (a is p or surface_key(a.text) == surface_key(p.text)
+                                or (a.name is not None and a.name == p.name)):
+                continue  # one entity on both sides
             if abs(sa - sp) < window:
                 lo, hi = min(sa, sp), max(sa, sp)
                 out.append(Candidate(a, p, sentences[lo][0], sentences[hi][1]))

@@ -409,3 +409,13 @@ def test_the_author_holds_a_candidate_toward_each_target_as_a_build_has_it() -> 
     assert len(author_rows) == 3
     assert author_rows[0]["actor_id"] == resolve_name(AUTHOR, True, Scheme.from_codebook(codebook))[0]
     assert author_rows[0]["actor_mention"]["start"] is None
+
+
+def test_one_entity_under_two_surfaces_is_never_paired_with_itself() -> None:
+    codebook = load_codebook()
+    predictor = ConstantPredictor(codebook.stance_names, [0.1, 0.8, 0.1])
+    text = "Barack Obama said that Obama would veto the Keystone Pipeline."
+    (result,) = Extractor(predictor, codebook, keep_unresolved=True, either_side=True, names=True).run([("a", text)])
+    pairs = {(s.to_json(text, codebook)["actor_label"], s.to_json(text, codebook)["policy_label"])
+             for s in result.statements}
+    assert pairs == {("Barack Obama", "Keystone Pipeline"), ("Keystone Pipeline", "Barack Obama")}
