@@ -214,7 +214,7 @@ def candidate_pairs(text: str, mentions: Sequence[Mention], window: int = 1,
     for sa, a in actors:
         for sp, p in policies:
             if either_side and (a is p or surface_key(a.text) == surface_key(p.text)
-                                or (a.name is not None and a.name == p.name)):
+                                or (a.name or a.text) == (p.name or p.text)):
                 continue  # one entity on both sides
             if abs(sa - sp) < window:
                 lo, hi = min(sa, sp), max(sa, sp)
