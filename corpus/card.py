@@ -262,9 +262,11 @@ def _split_section(d: CardData) -> str:
             f"sentence(s) each side. The `mentions` config is sentence-level (one row per sentence of each "
             f"annotated article; sentences are joined where a span would cross them), tags "
             f"{', '.join(d.tag_names)}.\n")
-    if d.split_notes:
-        text += "\n" + "\n".join(f"- **Note:** {n}" for n in d.split_notes) + "\n"
-    return text
+    return text + _split_notes(d)
+
+
+def _split_notes(d: CardData) -> str:
+    return ("\n" + "\n".join(f"- **Note:** {n}" for n in d.split_notes) + "\n") if d.split_notes else ""
 
 
 def _target_split_section(d: CardData) -> str:
@@ -276,9 +278,7 @@ def _target_split_section(d: CardData) -> str:
             f"split holding most of its rows, so one article's text can be in the statements of two splits, "
             f"each about different targets. Contexts cover the sentence(s) holding both mentions plus "
             f"{d.context_window} sentence(s) each side.\n")
-    if d.split_notes:
-        text += "\n" + "\n".join(f"- **Note:** {n}" for n in d.split_notes) + "\n"
-    return text
+    return text + _split_notes(d)
 
 
 def _features(d: CardData) -> str:
