@@ -317,15 +317,15 @@ def _convert_and_write(options: BuildOptions, progress: Callable[[Iterable[Any]]
     if candidates is not None:
         cand_codes = split_codes(candidates, key, split_of)
         sizes["candidates"] = {s: int(k) for s, k in zip(SPLITS, count_codes(cand_codes), strict=True)}
-        candidate_counts = {s: Counter(value_counts(candidates.filter(_is_split(cand_codes, s)), "candidate_source"))
-                            for s in SPLITS}
-        candidate_counts = {s: Counter(dict(sorted(c.items(), key=lambda kv: CANDIDATE_SOURCES.index(kv[0]))))
-                            for s, c in candidate_counts.items()}
+        candidate_counts = {s: Counter(dict(sorted(
+            value_counts(candidates.filter(_is_split(cand_codes, s)), "candidate_source").items(),
+            key=lambda kv: CANDIDATE_SOURCES.index(kv[0])))) for s in SPLITS}
     sizes = {c: sizes[c] for c in configs}  # the configs in their usual order
     del statements, candidates, st_codes
     clock.lap("split")
 
     by_id = sorted(codebook.label2id, key=codebook.label2id.__getitem__)
+    every_article = sorted((a["id"] for a in articles), key=id_order)  # a target split filters each one's rows
 
     def table(config: str, split: str) -> Any:
         """One config's split, read from its spill in id order."""
@@ -335,7 +335,7 @@ def _convert_and_write(options: BuildOptions, progress: Callable[[Iterable[Any]]
                                                                                      pa.string()))
         if config in ("statements", "candidates") and options.split_by == "target":
             keep = _target_keep(manifest.split_of_target, split)
-            t = spills[config].read(sorted({a["id"] for a in articles}, key=id_order), keep)
+            t = spills[config].read(every_article, keep)
         else:
             t = spills[config].read(order[split])
         if config == "statements":
