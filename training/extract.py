@@ -10,7 +10,9 @@ Two settings (recorded as `setting` in the output):
   the codebook are left out unless `keep_unresolved` (such a side gets the id a dataset build gives a name
   outside the codebook, `x:<name slug>`, so it can match a SEESAW entity of that name). With `names`, proper
   names found by `corpus.names` join the mentions, and each mention outside the codebook is named by its
-  longest form in the article ("Obama" -> "Barack Obama"; `name` in its mention JSON).
+  longest form in the article ("Obama" -> "Barack Obama"; `name` in its mention JSON); `learned` adds the
+  surfaces a train split's coders named, `top_entities` keeps the K most-mentioned entities, `author` lets
+  "(author)" hold a candidate toward every target of each sentence.
 * **gold-entities** (`gold_entities=DATASET`): the pairs are DATASET/candidates rows of the articles (every
   co-occurring gold actor-target pair, including sides given by name without offsets), so only which pairs
   hold a stance, and which stance, is predicted. Their gold labels are never shown to the model.
@@ -23,11 +25,12 @@ give one statement, the most confident (`mention_pairs` says how many were merge
 
 The JSON output (written atomically) is an object: `setting`, `model`, `model_version`, `model_kind`
 (detector | stance), `none_label`, `threshold`, `tagger`, `window`, `min_confidence`, `keep_unresolved`,
-`names`, `dataset` / `split` (gold-entities), `articles` (one row per article read: `article_id`, `mentions`,
-`candidates`, `detected`, `statements`) and `statements`, a list that `python -m evaluation network` and
-`python -m evaluation extraction` read: per statement `article_id`, `actor_id`, `actor_label`, `actor_type`,
-`policy_id`, `policy_label`, `stance`, `confidence`, `p_statement`, `probabilities`, `mention_pairs`, `evidence` {text,
-start, end}, `actor_mention` and `policy_mention` {text, start, end, score, source, and `name` where linked}
+`names`, `learned_names` (how many), `top_entities`, `author`, `dataset` / `split` (gold-entities), `articles`
+(one row per article read: `article_id`, `mentions`, `candidates`, `detected`, `statements`) and `statements`,
+a list that `python -m evaluation network` and `python -m evaluation extraction` read: per statement
+`article_id`, `actor_id`, `actor_label`, `actor_type`, `policy_id`, `policy_label`, `stance`, `confidence`,
+`p_statement`, `probabilities`, `mention_pairs`, `evidence` {text, start, end}, `actor_mention` and
+`policy_mention` {text, start, end, score, source, and `name` where linked}
 (offsets into the article's text; null for a gold side given by name only), `setting`, `model_version`.
 """
 
@@ -522,7 +525,8 @@ def extract_files(paths: Sequence[str | Path], out: str | Path, model: str, tagg
         raise InputError("ARTICLE", "give at least one article file (or --gold-entities DATASET)")
     if gold_entities is not None and tagger:
         raise InputError("--tagger", "gold entities come from the dataset: a tagger is not used with --gold-entities")
-    for flag, given in (("--names", options.get("names")), ("--learned-names", options.get("learned_names"))):
+    for flag, given in (("--names", options.get("names")), ("--learned-names", options.get("learned_names")),
+                        ("--top-entities", options.get("top_entities")), ("--author", options.get("author"))):
         if gold_entities is not None and given:
             raise InputError(flag, "finds entities in the text: not used with --gold-entities")
     articles = read_articles(paths) if paths else []
