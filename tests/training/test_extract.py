@@ -388,6 +388,10 @@ def test_learned_names_come_from_a_dataset_split(tmp_path: Path) -> None:
 def test_names_options_are_refused_with_gold_entities(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--names"):
         extract_files([], tmp_path / "o.json", "unused", gold_entities=tmp_path, names=True)
+    with pytest.raises(InputError, match="--author"):
+        extract_files([], tmp_path / "o.json", "unused", gold_entities=tmp_path, author=True)
+    with pytest.raises(InputError, match="--top-entities"):
+        extract_files([], tmp_path / "o.json", "unused", gold_entities=tmp_path, top_entities=5)
 
 
 def test_the_author_holds_a_candidate_toward_each_target_as_a_build_has_it() -> None:
