@@ -28,6 +28,7 @@ from pathlib import Path
 
 from corpus.codebook import ACTOR_LABEL
 from corpus.gazetteer import Mention
+from corpus.importers.statements import AUTHOR, UNLISTED
 
 NAMES_SOURCE = "names"
 NAME_SCORE = 0.3
@@ -197,7 +198,7 @@ def link_names(mentions: Sequence[Mention], learned: LearnedNames | None = None)
             if m.canonical is None and not m.name and m.text in longest else m for m in mentions]
 
 
-SPECIAL_NAMES = frozenset({"(author)", "(unlisted)"})
+PLACEHOLDERS = frozenset({AUTHOR, UNLISTED})  # names that stand for no entity of the text
 LEARNED_SOURCE = "learned"
 LEARNED_SCORE = 0.6
 
@@ -234,7 +235,7 @@ class LearnedNames:
             for side in ("actor", "policy"):
                 cols = table.select([f"{side}_mention", f"{side}_label", f"{side}_start"]).to_pydict()
                 for surface, name, start in zip(*cols.values(), strict=True):
-                    if start is None or not surface or not name or name in SPECIAL_NAMES:
+                    if start is None or not surface or not name or name in PLACEHOLDERS:
                         continue
                     key = surface_key(surface)
                     if len(key) < 3:
