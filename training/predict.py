@@ -25,7 +25,9 @@ MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 class Predictor(Protocol):
     """Class probabilities over `labels` (codebook order) for statement rows. A detector's labels end with its
     `none_label` and it carries the P(statement) `threshold` chosen on validation (both None for a stance model);
-    `training.detection.decide` turns its probabilities into statements."""
+    `training.detection.decide` turns its probabilities into statements. A stance model may pool the rows of one
+    call that share article, actor and target (`training.consistency`, weight saved with the model), so pass an
+    article's rows together."""
 
     labels: list[str]
     none_label: str | None
@@ -85,6 +87,7 @@ class TransformerPredictor:
         self.none_label = self.meta.get("none_label")
         self.threshold = self.meta.get("threshold")
         self.temperature = float(self.meta.get("temperature", 1.0))
+        self.pool_weight = float(self.meta.get("pool_weight") or 0.0)
         self.batch_size = batch_size
         self.progress = progress
 
@@ -99,9 +102,12 @@ class TransformerPredictor:
                     context_sentences=int(self.meta.get("context_sentences", 0)),
                     context_title=bool(self.meta.get("context_title", False)))
         from training.calibration import apply_temperature
+        from training.consistency import pair_keys, pool
 
-        return apply_temperature(predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress),
-                                 self.temperature)
+        proba = predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress)
+        if self.pool_weight:
+            proba = pool(proba, pair_keys(records), self.pool_weight)
+        return apply_temperature(proba, self.temperature)
 
 
 def _from_folder(folder: Path) -> Predictor:

@@ -271,16 +271,30 @@ def _fit_sklearn(config: TrainConfig, data: StatementData, names: list[str], out
 
 
 def _finalise(config: TrainConfig, proba: np.ndarray, names: list[str], y_val: list[str],
-              none_label: str | None) -> tuple[np.ndarray, dict[str, Any], dict[str, float]]:
-    """After selection, on validation: the temperature (when `data.calibrate`) and, for a detector, the
-    P(statement) threshold with the best statement F1. Returns the calibrated probabilities, what the model
-    keeps (temperature, none_label, threshold) and the metrics to log (ECE before/after, statement P/R/F1)."""
+              none_label: str | None, val_rows: Any) -> tuple[np.ndarray, dict[str, Any], dict[str, float]]:
+    """After selection, on validation: the pair-pooling weight (stance models, when `data.pool_pairs`), the
+    temperature (when `data.calibrate`) and, for a detector, the P(statement) threshold with the best statement
+    F1. Returns the final probabilities, what the model keeps (pool_weight, temperature, none_label, threshold)
+    and the metrics to log (macro-F1 before pooling, ECE before/after, statement P/R/F1)."""
     from training.calibration import apply_temperature, expected_calibration_error, fit_temperature
     from training.detection import choose_threshold
+    from training.reports import scores
 
     gold = [names.index(g) for g in y_val]
-    keep: dict[str, Any] = {"temperature": 1.0, "none_label": none_label, "threshold": None}
-    metrics = {"validation_ece_before": expected_calibration_error(proba, gold)}
+    keep: dict[str, Any] = {"pool_weight": 0.0, "temperature": 1.0, "none_label": none_label, "threshold": None}
+    metrics: dict[str, float] = {}
+    if config.data.pool_pairs and none_label is None:
+        from training.consistency import fit_weight, pair_keys, pool
+
+        keys = pair_keys(val_rows)
+        keep["pool_weight"], tried = fit_weight(
+            proba, keys, lambda p: scores(y_val, [names[i] for i in p.argmax(axis=1)], names)["macro_f1"])
+        metrics["validation_macro_f1_unpooled"] = tried[0.0]
+        metrics["pool_weight"] = keep["pool_weight"]
+        proba = pool(proba, keys, keep["pool_weight"])
+        log.info("pair pooling on validation: %s -> weight %s",
+                 ", ".join(f"{w:g} {f:.4f}" for w, f in tried.items()), keep["pool_weight"])
+    metrics["validation_ece_before"] = expected_calibration_error(proba, gold)
     if config.data.calibrate:
         keep["temperature"] = fit_temperature(proba, gold)
         proba = apply_temperature(proba, keep["temperature"])
@@ -390,7 +404,7 @@ def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None,
         else:
             proba, sk_model, model_dir, chosen = _fit_sklearn(config, data, names, out, sink if main else None,
                                                               progress)
-        proba, keep, extra_metrics = _finalise(config, proba, names, y_val, none_label) if main \
+        proba, keep, extra_metrics = _finalise(config, proba, names, y_val, none_label, data.splits[va]) if main \
             else (proba, {}, {})
         if main and config.kind == "transformer":
             meta_file = model_dir / META_FILE

@@ -16,15 +16,18 @@ from training.inputs import sklearn_text
 log = logging.getLogger(__name__)
 
 
+def _records(rows: Any) -> list[dict[str, Any]]:
+    if isinstance(rows, pd.DataFrame):
+        return rows.to_dict("records")
+    if hasattr(rows, "to_list"):  # datasets.Dataset
+        return rows.to_list()
+    return list(rows)
+
+
 def statement_frame(rows: Any, mask_names: bool = False, prefix_unlocated: bool = False,
                     locate_unplaced: bool = False) -> pd.DataFrame:
     """Statement rows (DataFrame, datasets.Dataset or list of dicts) -> the text columns the models read."""
-    if isinstance(rows, pd.DataFrame):
-        records = rows.to_dict("records")
-    elif hasattr(rows, "to_list"):  # datasets.Dataset
-        records = rows.to_list()
-    else:
-        records = list(rows)
+    records = _records(rows)
 
     def name(r: dict[str, Any], kind: str) -> str:
         return str(r.get(f"{kind}_label") or r.get(f"{kind}_mention") or "")
@@ -42,7 +45,8 @@ class StatementClassifier(ClassifierMixin, BaseEstimator):
 
     Classes absent from the training data (SEESAW has no neutral) get probability 0. `temperature` (fitted on
     validation after selection) rescales the probabilities; a detector also carries its `none_label` and the
-    P(statement) `threshold` chosen on validation.
+    P(statement) `threshold` chosen on validation; a stance model its pair-pooling weight `pool_weight`
+    (training.consistency), applied over the rows of one call.
     """
 
     def __init__(self, labels: Sequence[str], pipeline: Any, mask_names: bool = False,
@@ -53,6 +57,7 @@ class StatementClassifier(ClassifierMixin, BaseEstimator):
         self.prefix_unlocated = prefix_unlocated
         self.locate_unplaced = locate_unplaced
         self.temperature = 1.0
+        self.pool_weight = 0.0
         self.none_label: str | None = None
         self.threshold: float | None = None
 
@@ -66,12 +71,17 @@ class StatementClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        proba = self.pipeline.predict_proba(self.frame(X))
         from training.calibration import apply_temperature
+        from training.consistency import pair_keys, pool
 
+        records = _records(X)
+        proba = self.pipeline.predict_proba(self.frame(records))
         out = np.zeros((proba.shape[0], len(self.labels)))
         for j, cls in enumerate(self.pipeline.classes_):
             out[:, self.labels.index(cls)] = proba[:, j]
+        weight = getattr(self, "pool_weight", 0.0)
+        if weight:
+            out = pool(out, pair_keys(records), weight)
         return apply_temperature(out, getattr(self, "temperature", 1.0))
 
     def predict(self, X: Any) -> np.ndarray:

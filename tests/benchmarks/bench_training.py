@@ -80,7 +80,8 @@ VARIANTS = {"cls-head": ["transformer.pooling=cls"],
             "context-1": ["data.context_sentences=1"],
             "context-2+title": ["data.context_sentences=2", "data.context_title=true"],
             "swap-names": ["data.augment_names=swap"],
-            "mask-names": ["data.augment_names=mask"]}
+            "mask-names": ["data.augment_names=mask"],
+            "pool-pairs": ["data.pool_pairs=true"]}
 
 
 def seen_unseen(train_rows: list[dict[str, Any]], rows: list[dict[str, Any]], gold: list[str], predicted: list[str],
@@ -162,6 +163,7 @@ def train_and_test(config: str, overrides: list[str], variant: str = "", dataset
             "epochs": len(summary.history), "load": f"{load_before} -> {_load()}",
             "ece_before": expected_calibration_error(apply_temperature(proba, 1 / temperature), index),
             "ece_after": expected_calibration_error(proba, index), "temperature": temperature,
+            "pool_weight": summary.metrics.get("pool_weight"),
             "predict_per_second": len(rows) / predict_seconds if predict_seconds else 0.0,
             **seen_unseen(data.splits["train"].to_list(), rows, gold, predicted, names)}
 
@@ -273,6 +275,8 @@ def _row(r: dict[str, Any]) -> str:
     what = f"{r['variant']}: {' '.join(r['overrides'])}" if r["variant"] else (sel or "-")
     if r["config"] == "minilm" and not r["variant"]:
         what = f"seed {r['seed']}" + (" (**as shipped**)" if _as_shipped(r["overrides"]) else "")
+    if r.get("pool_weight") is not None:
+        what += f"; pair pooling weight {r['pool_weight']:g}"
     return (f"| {r['config']} | {what} | {r['validation']:.4f} | **{r['test']:.4f}** | {r['accuracy']:.4f} | "
             f"{_f(r['seen'])} ({r['seen_n']}) | {_f(r['unseen'])} ({r['unseen_n']}) | "
             f"{r['ece_before']:.3f} -> {r['ece_after']:.3f} (T={r['temperature']:.2f}) | "
