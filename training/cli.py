@@ -136,6 +136,46 @@ def predict(
     typer.echo(f"{summary['rows']} rows -> {summary['out']} (labels {', '.join(summary['labels'])}{scores})")
 
 
+@app.command()
+def ensemble(
+    model: Annotated[list[str], typer.Option("--model", help="A member: stance model folder or MLflow URI (e.g. "
+                                                             "each seed's var/runs/minilm/<run id>/model); give it "
+                                                             "two or more times.")],
+    dataset: Annotated[str, typer.Option(help="DATASET the members were trained on: its validation split scores "
+                                              "each member and the ensemble and fits the temperature.")],
+    out: Annotated[Path, typer.Option(help="New folder for the ensemble (members copied in; must not exist or be "
+                                           "empty).")],
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default as for train).")] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment of the ensemble's run.")] = "newsstance-stance",
+    registered_model: Annotated[str, typer.Option(help="Registry name; the lineage champion moves when the "
+                                                       "ensemble beats it on validation macro-F1.")]
+    = "newsstance-stance",
+    register: Annotated[bool, typer.Option(help="Register the ensemble (--no-register: only log the run).")] = True,
+    calibrate: Annotated[bool, typer.Option(help="Fit a temperature on validation for the mean.")] = True,
+    quiet: Annotated[bool, typer.Option(help="No progress lines.")] = False,
+) -> None:
+    """Average trained stance models (several seeds of one config, say) into one model: one MLflow run."""
+    from training.ensemble import build_ensemble
+
+    _quiet_libraries()
+    try:
+        s = build_ensemble(model, dataset, out, tracking_uri=tracking_uri, experiment=experiment,
+                           registered_model=registered_model, register=register, calibrate=calibrate,
+                           progress=not quiet)
+    except NewsstanceError as e:
+        fail(e)
+    m = s.metrics
+    for i, ref in enumerate(s.members):
+        typer.echo(f"member {i}  validation macro-F1 {m[f'member{i}_validation_macro_f1']:.4f}  {ref}")
+    typer.echo(f"ensemble  validation macro-F1 {m['validation_macro_f1']:.4f}, accuracy "
+               f"{m['validation_accuracy']:.4f}; temperature {m['temperature']:.3f}, validation ECE "
+               f"{m['validation_ece_before']:.4f} -> {m['validation_ece']:.4f}")
+    typer.echo(f"run {s.run_id}; model folder {s.model_dir}; model URI {s.model_uri}")
+    if s.registered:
+        typer.echo(f"registered {s.registered} version {s.version}"
+                   + (" (champion of its dataset lineage)" if s.champion else " (champion kept)"))
+
+
 @app.command("train-tagger")
 def train_tagger_command(
     config: Annotated[str, typer.Option("--config", help="Tagger config YAML: a path, or a bundled name "

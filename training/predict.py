@@ -110,9 +110,15 @@ class TransformerPredictor:
         return apply_temperature(proba, self.temperature)
 
 
-def _from_folder(folder: Path) -> Predictor:
+def load_folder(folder: Path) -> Predictor:
+    """The Predictor of a local model folder: an ensemble, a fine-tuned transformer, or an MLflow model folder
+    (sklearn flavour, or a pyfunc whose artifact is one of the first two)."""
+    from training.ensemble import META_FILE as ENSEMBLE_FILE
+    from training.ensemble import EnsemblePredictor
     from training.transformer import META_FILE
 
+    if (folder / ENSEMBLE_FILE).is_file():
+        return EnsemblePredictor(folder)
     if (folder / META_FILE).is_file():
         return TransformerPredictor(folder)
     mlmodel = folder / "MLmodel"
@@ -124,8 +130,9 @@ def _from_folder(folder: Path) -> Predictor:
             from training import tracking
 
             return SklearnPredictor(tracking.load_sklearn(folder))
-        for candidate in sorted((folder / "artifacts").glob("*/" + META_FILE)):
-            return TransformerPredictor(candidate.parent)
+        for meta in (ENSEMBLE_FILE, META_FILE):
+            for candidate in sorted((folder / "artifacts").glob("*/" + meta)):
+                return load_folder(candidate.parent)
         raise InputError(folder, f"MLflow model of flavour {sorted(flavors)} is not a newsstance stance model")
     raise InputError(folder, f"not a model folder (no {META_FILE} or MLmodel)")
 
@@ -135,11 +142,11 @@ def load_predictor(uri_or_path: str, tracking_uri: str | None = None) -> Predict
     if uri_or_path.startswith(MLFLOW_SCHEMES):
         from training import tracking
 
-        return _from_folder(tracking.download_model(uri_or_path, tracking_uri))
+        return load_folder(tracking.download_model(uri_or_path, tracking_uri))
     folder = resolve_path(uri_or_path)
     if not folder.exists():
         raise InputError(uri_or_path, "model path not found")
-    return _from_folder(folder)
+    return load_folder(folder)
 
 
 def input_rows(spec: str, codebook_names: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], list[str] | None]:

@@ -14,12 +14,15 @@ import pandas as pd
 
 
 class StanceTransformerModel(mlflow.pyfunc.PythonModel):
-    """Loads the saved model folder (artifact `hf_model`) with training.predict.TransformerPredictor."""
+    """Loads the saved model folder (artifact `hf_model`: a fine-tuned transformer, or an ensemble of stance models,
+    training.ensemble) with training.predict."""
 
     def load_context(self, context: Any) -> None:
-        from training.predict import TransformerPredictor
+        from pathlib import Path
 
-        self.predictor = TransformerPredictor(context.artifacts["hf_model"])
+        from training.predict import load_folder
+
+        self.predictor = load_folder(Path(context.artifacts["hf_model"]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """A DataFrame of statement rows -> `label` plus one `p_<label>` column per codebook label."""
