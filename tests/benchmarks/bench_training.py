@@ -5,7 +5,8 @@
 through `training.run.train` (tracked in var/bench/mlflow.db), scores test once with `training.predict`.
 
 Rows: majority and tfidf_logreg; the shipped minilm.yaml once per seed (BENCH_TRAINING_SEEDS, default
-13,14,15), their mean and spread (a goal counts on the mean); for every row, test macro-F1 on statements whose
+13,14,15), their mean and spread (a goal counts on the mean), and the seeds' models averaged by `python -m
+training ensemble` (one more row; BENCH_TRAINING_SKIP_ENSEMBLE=1 skips it); for every row, test macro-F1 on statements whose
 target occurs in the training split and on those whose target does not, the expected calibration error before
 and after the saved temperature, and prediction speed. The cross-target split (`corpus build --split-by
 target`: no target in two splits) trains tfidf_logreg and one minilm seed (BENCH_TRAINING_SKIP_CROSS=1 skips
@@ -16,7 +17,7 @@ Trainer that pads every example to max_length with random batches (BENCH_TRAININ
 Knobs (environment): BENCH_TRAINING_SEEDS, BENCH_TRAINING_VARIANTS (default none), BENCH_TRAINING_MINILM_EPOCHS
 (default: the config's), BENCH_TRAINING_THROUGHPUT_ROWS (default 960), BENCH_TRAINING_SKIP_MINILM=1,
 BENCH_TRAINING_SKIP_CROSS=1 (BENCH_TRAINING_SKIP_CROSS_MINILM=1: its tfidf_logreg row only),
-BENCH_TRAINING_SKIP_THROUGHPUT=1, BENCH_TRAINING_REUSE=1 (a finished run of the
+BENCH_TRAINING_SKIP_THROUGHPUT=1, BENCH_TRAINING_SKIP_ENSEMBLE=1, BENCH_TRAINING_REUSE=1 (a finished run of the
 same config in its var/bench/runs folder is scored again instead of retrained: an interrupted bench resumes).
 """
 
@@ -124,16 +125,9 @@ def _finished(cfg: Any) -> Any:
 def train_and_test(config: str, overrides: list[str], variant: str = "", dataset: Path = DATASET,
                    tag: str = "") -> dict[str, Any]:
     """Train one config (validation selects), then score the test split once with the saved model."""
-    from corpus.codebook import load_codebook
-    from training.calibration import apply_temperature, expected_calibration_error
     from training.config import load_config
-    from training.context import article_texts, attach
-    from training.data import load_statements
-    from training.predict import load_predictor
-    from training.reports import scores
     from training.run import train
 
-    names = load_codebook().stance_names
     load_before = _load()
     name = "-".join(x for x in (config, variant or "as-shipped", tag) if x)
     cfg, file = load_config(config, [f"output_dir={BENCH / 'runs' / name}",
@@ -145,27 +139,58 @@ def train_and_test(config: str, overrides: list[str], variant: str = "", dataset
         seconds = time.perf_counter() - t0
     else:
         seconds = summary.seconds
+    return {"config": config, "variant": variant, "tag": tag, "overrides": overrides, "run": summary.run_id,
+            "seconds": seconds, "seed": cfg.seed, "model_dir": str(summary.model_dir),
+            "validation": summary.metrics["validation_macro_f1"], "best_epoch": summary.best_epoch,
+            "selected": summary.extra, "epochs": len(summary.history),
+            "pool_weight": summary.metrics.get("pool_weight"),
+            **score_test(summary.model_dir, dataset, float(summary.metrics.get("temperature", 1.0))),
+            "load": f"{load_before} -> {_load()}"}
+
+
+def score_test(model_dir: str | Path, dataset: Path, temperature: float) -> dict[str, Any]:
+    """Test macro-F1 (all, seen and unseen targets), accuracy, ECE before/after the temperature, speed."""
+    from corpus.codebook import load_codebook
+    from training.calibration import apply_temperature, expected_calibration_error
+    from training.context import article_texts, attach
+    from training.data import load_statements
+    from training.predict import load_predictor
+    from training.reports import scores
+
+    names = load_codebook().stance_names
     data = load_statements(dataset, ["train", "test"], names)
     rows = attach(data.splits["test"].to_list(), article_texts(dataset))
-    predictor = load_predictor(str(summary.model_dir))
+    predictor = load_predictor(str(model_dir))
     t1 = time.perf_counter()
     proba = predictor.predict_proba(rows)
     predict_seconds = time.perf_counter() - t1
-    temperature = float(summary.metrics.get("temperature", 1.0))
     gold = data.labels["test"]
     predicted = [names[i] for i in proba.argmax(axis=1)]
     result = scores(gold, predicted, names)
     index = [names.index(g) for g in gold]
-    return {"config": config, "variant": variant, "tag": tag, "overrides": overrides, "run": summary.run_id,
-            "seconds": seconds, "seed": cfg.seed,
-            "validation": summary.metrics["validation_macro_f1"], "test": result["macro_f1"],
-            "accuracy": result["accuracy"], "best_epoch": summary.best_epoch, "selected": summary.extra,
-            "epochs": len(summary.history), "load": f"{load_before} -> {_load()}",
+    return {"test": result["macro_f1"], "accuracy": result["accuracy"],
             "ece_before": expected_calibration_error(apply_temperature(proba, 1 / temperature), index),
             "ece_after": expected_calibration_error(proba, index), "temperature": temperature,
-            "pool_weight": summary.metrics.get("pool_weight"),
             "predict_per_second": len(rows) / predict_seconds if predict_seconds else 0.0,
             **seen_unseen(data.splits["train"].to_list(), rows, gold, predicted, names)}
+
+
+def ensemble_and_test(seeded: list[dict[str, Any]], dataset: Path = DATASET) -> dict[str, Any]:
+    """`python -m training ensemble` over the seeds' models (validation scores and calibrates it), test once."""
+    from training.ensemble import build_ensemble
+
+    load_before = _load()
+    out = BENCH / "ensembles" / f"minilm-seeds-{'-'.join(str(r['seed']) for r in seeded)}-{int(time.time())}"
+    t0 = time.perf_counter()
+    summary = build_ensemble([r["model_dir"] for r in seeded], dataset, out, tracking_uri=URI,
+                             experiment=EXPERIMENT, registered_model="bench-minilm-ensemble", progress=False)
+    seconds = time.perf_counter() - t0
+    return {"config": "minilm", "variant": f"ensemble of seeds {', '.join(str(r['seed']) for r in seeded)}",
+            "tag": "ensemble", "overrides": [], "run": summary.run_id, "seed": None, "model_dir": str(out),
+            "seconds": seconds + sum(r["seconds"] for r in seeded), "validation": summary.metrics[
+                "validation_macro_f1"], "best_epoch": None, "selected": {}, "epochs": len(seeded),
+            "pool_weight": None, **score_test(out, dataset, float(summary.metrics["temperature"])),
+            "load": f"{load_before} -> {_load()}"}
 
 
 def throughput(rows: int) -> dict[str, Any]:
@@ -242,6 +267,9 @@ def main() -> str:
     if os.environ.get("BENCH_TRAINING_SKIP_MINILM") != "1":
         for seed in seeds:
             results.append(train_and_test("minilm", [f"seed={seed}", *more], tag=f"seed{seed}"))
+        seeded = [r for r in results if r["config"] == "minilm"]
+        if len(seeded) > 1 and os.environ.get("BENCH_TRAINING_SKIP_ENSEMBLE") != "1":
+            results.append(ensemble_and_test(seeded))
         for variant in variants:
             results.append(train_and_test("minilm", VARIANTS[variant] + more, variant))
     if os.environ.get("BENCH_TRAINING_SKIP_CROSS") != "1":
@@ -272,7 +300,8 @@ def _f(value: float | None) -> str:
 def _row(r: dict[str, Any]) -> str:
     sel = ", ".join(f"{k.removeprefix('selected.')}={v}" for k, v in r["selected"].items()
                     if k.startswith("selected."))
-    what = f"{r['variant']}: {' '.join(r['overrides'])}" if r["variant"] else (sel or "-")
+    what = (f"{r['variant']}: {' '.join(r['overrides'])}" if r["overrides"] else r["variant"]) if r["variant"] \
+        else (sel or "-")
     if r["config"] == "minilm" and not r["variant"]:
         what = f"seed {r['seed']}" + (" (**as shipped**)" if _as_shipped(r["overrides"]) else "")
     if r.get("pool_weight") is not None:
