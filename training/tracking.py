@@ -297,14 +297,16 @@ def code_paths() -> Iterator[list[str]]:
 
 
 def statement_signature(labels: list[str] | None = None) -> Any:
-    """Model signature: statement rows in (context and mentions required; labels, offsets optional); with
-    `labels`, a label column plus p_<label> probabilities out, else the predicted label."""
+    """Model signature: statement rows in (context and mentions required; labels, offsets, and the article and
+    side ids that pair pooling groups by, optional); with `labels`, a label column plus p_<label> probabilities
+    out, else the predicted label."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     inputs = Schema([ColSpec("string", "context"), ColSpec("string", "actor_mention"),
                      ColSpec("string", "policy_mention"), ColSpec("string", "actor_label", required=False),
                      ColSpec("string", "policy_label", required=False)]
+                    + [ColSpec("string", c, required=False) for c in ("article_id", "actor_id", "policy_id")]
                     + [ColSpec("double", f"{e}_context_{p}", required=False)
                        for e in ("actor", "policy") for p in ("start", "end")])
     outputs = Schema([ColSpec("string", "label")] + [ColSpec("double", f"p_{n}") for n in labels]) if labels \
