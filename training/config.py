@@ -67,7 +67,9 @@ class DataConfig(_Section):
                                                 "the rows of the same article, actor and target (one actor rarely "
                                                 "changes position on a target within an article), at a weight "
                                                 "chosen on validation macro-F1 from 0 (off), 0.25, 0.5, 0.75, 1 and "
-                                                "saved with the model (training.consistency). Detectors: ignored.")
+                                                "saved with the model (training.consistency). Detectors pool only the "
+                                                "stance of the rows they detect as statements, the weight chosen on "
+                                                "validation statement F1.")
 
 
 class TrackingConfig(_Section):

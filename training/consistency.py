@@ -10,6 +10,11 @@ group, the rows with the same article, actor and target passed in the same call:
 `w` (0: off, each row alone; 1: one answer per group) is chosen on validation macro-F1 after selection and saved
 with the model, like the temperature. Rows without an article id, or alone in their group, are unchanged; the
 labels are read, never the gold.
+
+A detector (stance-or-none) pools only its stance: among the rows it detects as statements (P(statement) at or
+above its threshold), the distribution over the stances given a statement is pooled and P(none) is left as it
+is, so whether a sentence holds a statement is still decided sentence by sentence; its weight is chosen on
+validation statement F1.
 """
 
 from __future__ import annotations
@@ -67,9 +72,40 @@ def pool(proba: np.ndarray, keys: Sequence[str | None], weight: float | None) ->
 
 
 def fit_weight(proba: np.ndarray, keys: Sequence[str | None], score: Callable[[np.ndarray], float],
-               weights: Sequence[float] = WEIGHTS) -> tuple[float, dict[float, float]]:
-    """The weight with the best `score` (of pooled probabilities; validation macro-F1) and every weight's score.
-    Ties go to the smaller weight, so pooling is only switched on where it helps."""
-    found = {float(w): float(score(pool(proba, keys, w))) for w in weights}
+               weights: Sequence[float] = WEIGHTS,
+               pooled: Callable[[float], np.ndarray] | None = None) -> tuple[float, dict[float, float]]:
+    """The weight with the best `score` (of pooled probabilities; validation macro-F1) and every weight's score;
+    `pool(weight)` gives the pooled probabilities (default: `pool(proba, keys, weight)`; a detector's is
+    `pool_detected`). Ties go to the smaller weight, so pooling is only switched on where it helps."""
+    at = pooled or (lambda w: pool(proba, keys, w))
+    found = {float(w): float(score(at(w))) for w in weights}
     best = max(found.items(), key=lambda kv: (round(kv[1], 12), -kv[0]))[0]
     return best, found
+
+
+def pool_detected(proba: np.ndarray, keys: Sequence[str | None], weight: float | None, none_index: int,
+                  threshold: float) -> np.ndarray:
+    """Detector probabilities with the stance part of the rows detected as statements pooled among themselves
+    (P(none), and so every decision statement-or-none, unchanged)."""
+    proba = np.asarray(proba, dtype=float)
+    if not weight or proba.size == 0:
+        return proba
+    stances = [j for j in range(proba.shape[1]) if j != none_index]
+    p_statement = 1.0 - proba[:, none_index]
+    detected = [k if p >= threshold else None for k, p in zip(keys, p_statement, strict=True)]
+    given = proba[:, stances] / np.clip(p_statement, _FLOOR, None)[:, None]
+    out = proba.copy()
+    out[:, stances] = pool(given, detected, weight) * p_statement[:, None]
+    return out
+
+
+def apply_pooling(proba: np.ndarray, rows: Sequence[Mapping[str, Any]], weight: float | None, labels: Sequence[str],
+                  none_label: str | None = None, threshold: float | None = None) -> np.ndarray:
+    """A saved model's pooling over the rows of one prediction call: `pool` for a stance model, `pool_detected`
+    for a detector (its none label and threshold, 0.5 where it has none)."""
+    if not weight:
+        return proba
+    keys = pair_keys(rows)
+    if none_label is None:
+        return pool(proba, keys, weight)
+    return pool_detected(proba, keys, weight, list(labels).index(none_label), 0.5 if threshold is None else threshold)

@@ -102,12 +102,11 @@ class TransformerPredictor:
                     context_sentences=int(self.meta.get("context_sentences", 0)),
                     context_title=bool(self.meta.get("context_title", False)))
         from training.calibration import apply_temperature
-        from training.consistency import pair_keys, pool
+        from training.consistency import apply_pooling
 
-        proba = predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress)
-        if self.pool_weight:
-            proba = pool(proba, pair_keys(records), self.pool_weight)
-        return apply_temperature(proba, self.temperature)
+        proba = apply_temperature(predict_encoded(self.model, self.tokenizer, ds, self.batch_size, self.progress),
+                                  self.temperature)
+        return apply_pooling(proba, records, self.pool_weight, self.labels, self.none_label, self.threshold)
 
 
 def load_folder(folder: Path) -> Predictor:

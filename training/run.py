@@ -302,9 +302,35 @@ def _finalise(config: TrainConfig, proba: np.ndarray, names: list[str], y_val: l
     metrics["temperature"] = keep["temperature"]
     if none_label is not None:
         keep["threshold"], prf = choose_threshold(proba, names, y_val, none_label)
+        if config.data.pool_pairs:
+            proba, prf = _pool_detector(proba, names, y_val, none_label, keep, metrics, prf, val_rows)
         metrics.update({"detection_threshold": keep["threshold"],
                         **{f"validation_statement_{k}": v for k, v in prf.items()}})
     return proba, keep, metrics
+
+
+def _pool_detector(proba: np.ndarray, names: list[str], y_val: list[str], none_label: str, keep: dict[str, Any],
+                   metrics: dict[str, float], prf: dict[str, float],
+                   val_rows: Any) -> tuple[np.ndarray, dict[str, float]]:
+    """A detector's pooling weight (its stance among the rows detected as statements), on validation statement F1
+    at its threshold (which pooling does not move); the pooled probabilities and their statement P/R/F1."""
+    from training.consistency import fit_weight, pair_keys, pool_detected
+    from training.detection import decide, statement_prf
+
+    keys, none_index, cut = pair_keys(val_rows), names.index(none_label), keep["threshold"]
+
+    def pooled(weight: float) -> np.ndarray:
+        return pool_detected(proba, keys, weight, none_index, cut)
+
+    def f1(p: np.ndarray) -> float:
+        return statement_prf(y_val, [d.label for d in decide(p, names, none_label, cut)], none_label)["f1"]
+
+    keep["pool_weight"], tried = fit_weight(proba, keys, f1, pooled=pooled)
+    metrics.update({"validation_statement_f1_unpooled": prf["f1"], "pool_weight": keep["pool_weight"]})
+    log.info("pair pooling of the detected statements' stance on validation: %s -> weight %s",
+             ", ".join(f"{w:g} {f:.4f}" for w, f in tried.items()), keep["pool_weight"])
+    proba = pooled(keep["pool_weight"])
+    return proba, statement_prf(y_val, [d.label for d in decide(proba, names, none_label, cut)], none_label)
 
 
 def train(config: TrainConfig, config_file: Path, *, dataset: str | None = None, tracking_uri: str | None = None,

@@ -72,17 +72,16 @@ class StatementClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         from training.calibration import apply_temperature
-        from training.consistency import pair_keys, pool
+        from training.consistency import apply_pooling
 
         records = _records(X)
         proba = self.pipeline.predict_proba(self.frame(records))
         out = np.zeros((proba.shape[0], len(self.labels)))
         for j, cls in enumerate(self.pipeline.classes_):
             out[:, self.labels.index(cls)] = proba[:, j]
-        weight = getattr(self, "pool_weight", 0.0)
-        if weight:
-            out = pool(out, pair_keys(records), weight)
-        return apply_temperature(out, getattr(self, "temperature", 1.0))
+        out = apply_temperature(out, getattr(self, "temperature", 1.0))
+        return apply_pooling(out, records, getattr(self, "pool_weight", 0.0), self.labels,
+                             getattr(self, "none_label", None), getattr(self, "threshold", None))
 
     def predict(self, X: Any) -> np.ndarray:
         return np.array(self.labels)[self.predict_proba(X).argmax(axis=1)]

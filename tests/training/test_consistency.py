@@ -42,6 +42,23 @@ def test_pool_mixes_log_probabilities_within_a_group_only() -> None:
         pool(proba, keys[:3], 0.5)
 
 
+def test_a_detector_pools_only_the_stance_of_the_rows_it_detects() -> None:
+    from training.consistency import pool_detected
+
+    # support, oppose, none; threshold 0.5 on P(statement) = 1 - P(none)
+    proba = np.array([[0.72, 0.08, 0.2], [0.3, 0.5, 0.2], [0.05, 0.15, 0.8], [0.1, 0.6, 0.3]])
+    keys = ["g", "g", "g", "h"]
+    out = pool_detected(proba, keys, 1.0, none_index=2, threshold=0.5)
+    np.testing.assert_allclose(out[:, 2], proba[:, 2])  # P(none): every statement-or-none decision stays
+    np.testing.assert_allclose(out[2:], proba[2:])  # below the threshold, or alone: unchanged
+    # rows 0 and 1: the stance given a statement is the mean in log space of (0.9, 0.1) and (0.375, 0.625)
+    given = np.exp((np.log([0.9, 0.1]) + np.log([0.375, 0.625])) / 2)
+    np.testing.assert_allclose(out[0, :2], 0.8 * given / given.sum())
+    np.testing.assert_allclose(out[1, :2], out[0, :2])
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    assert np.array_equal(pool_detected(proba, keys, 0.0, 2, 0.5), proba)
+
+
 def test_fit_weight_switches_pooling_on_only_where_it_helps() -> None:
     gold = np.array([0, 0, 0, 1, 1, 1])
     # two groups of three: one row of each is wrong but unsure, its siblings right and sure

@@ -64,7 +64,7 @@ def test_a_detector_learns_none_and_keeps_its_threshold(config: str, candidates_
 
     sets = [f"output_dir={tmp_path}", f"tracking.registered_model={unique('det', request)}"]
     if config == "detector_tfidf":
-        sets += ["sklearn.min_df=1", "sklearn.c_grid=[1.0, 10.0]"]
+        sets += ["sklearn.min_df=1", "sklearn.c_grid=[1.0, 10.0]", "data.pool_pairs=true"]
     cfg, file = load_config(config, sets)
     summary = train(cfg, file, dataset=str(candidates_dataset), tracking_uri=tracking_uri, progress=False)
     assert summary.registered and summary.version
@@ -82,6 +82,12 @@ def test_a_detector_learns_none_and_keeps_its_threshold(config: str, candidates_
         gold = [load_codebook().detection_names[r["stance"]] for r in rows]
         right = sum(d.label == g for d, g in zip(decisions, gold, strict=True))
         assert right / len(rows) > 0.7
+        # pair pooling of a detector: a weight chosen on validation statement F1, saved; P(none) never moves
+        assert predictor.model.pool_weight == summary.metrics["pool_weight"]
+        assert "validation_statement_f1_unpooled" in summary.metrics
+        pooled = predictor.predict_proba(rows)
+        predictor.model.pool_weight = 1.0
+        np.testing.assert_allclose(predictor.predict_proba(rows)[:, -1], pooled[:, -1])
 
 
 def test_a_stance_dataset_without_candidates_says_how_to_rebuild(tmp_path: Path, tracking_uri: str) -> None:
