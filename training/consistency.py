@@ -29,6 +29,10 @@ _FLOOR = 1e-12
 
 
 def _side(row: Mapping[str, Any], side: str) -> str:
+    from corpus.importers.statements import UNLISTED
+
+    if row.get(f"{side}_label") == UNLISTED:  # "not in the list": unnamed holders or targets, not one entity
+        return ""
     for key in (f"{side}_id", f"{side}_label", f"{side}_mention", side):
         value = row.get(key)
         if value not in (None, ""):
@@ -38,7 +42,7 @@ def _side(row: Mapping[str, Any], side: str) -> str:
 
 def pair_keys(rows: Iterable[Mapping[str, Any]]) -> list[str | None]:
     """Each row's group: (article, actor, target) by id where there is one, else by name; None (a group of its
-    own) without an article id or either side."""
+    own) without an article id or either side, or where a side is the placeholder for an unnamed one."""
     keys: list[str | None] = []
     for row in rows:
         article, actor, policy = row.get("article_id"), _side(row, "actor"), _side(row, "policy")

@@ -18,10 +18,12 @@ def row(article: str | None, actor: str, policy: str, **more: str) -> dict[str, 
 def test_pair_keys_group_by_article_actor_and_target_ids_first() -> None:
     keys = pair_keys([row("a1", "Trump", "The wall"), row("a1", "trump ", "the wall"), row("a2", "Trump", "The wall"),
                       row("a1", "Trump", "The wall", actor_id="x"), row(None, "Trump", "The wall"),
-                      row("a1", "", "The wall")])
+                      row("a1", "", "The wall"), row("a1", "(unlisted)", "The wall"),
+                      row("a1", "Trump", "(unlisted)")])
     assert keys[0] == keys[1] != keys[2]  # names compared without case or outer spaces; another article apart
     assert keys[3] != keys[0]  # an id wins over the name
     assert keys[4] is None and keys[5] is None  # no article, or a side missing: a group of its own
+    assert keys[6] is None and keys[7] is None  # "not in the list" is no one entity
 
 
 def test_pool_mixes_log_probabilities_within_a_group_only() -> None:
