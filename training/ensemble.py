@@ -64,7 +64,9 @@ class EnsemblePredictor:
 
 def mean_proba(members: Sequence[Any], labels: Sequence[str], rows: Any) -> np.ndarray:
     """The members' probabilities for `rows`, each in `labels` order, averaged."""
-    rows = rows if isinstance(rows, list) else list(rows)
+    from training.predict import _records
+
+    rows = _records(rows)  # a DataFrame (the MLflow pyfunc's input) or a Dataset as row dicts, never its columns
     total = np.zeros((len(rows), len(labels)))
     for member in members:
         proba = np.asarray(member.predict_proba(rows), dtype=float)

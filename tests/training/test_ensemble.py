@@ -55,6 +55,9 @@ def test_ensemble_averages_its_members_and_loads_from_the_registry(members: list
     ensemble = load_predictor(str(out))
     expected = apply_temperature((parts[0] + parts[1]) / 2, meta["temperature"])
     np.testing.assert_allclose(ensemble.predict_proba(rows), expected, atol=1e-9)
+    import pandas as pd
+
+    np.testing.assert_allclose(ensemble.predict_proba(pd.DataFrame(rows)), expected, atol=1e-9)  # pyfunc input
     # the copy stands alone: removing the members' own folders changes nothing
     moved = tmp_path / "moved"
     shutil.copytree(out, moved)
